@@ -70,9 +70,12 @@ class ObjectiveConfig:
     similarity: str = "cosine"  # cosine | l2 (negative squared distance)
     temperature: float = 0.1
     learn_temperature: bool = False
-    hidden: int = 256  # scale network (hinfonce) or predictor head (byol)
+    hidden: int = 256  # scale network (hinfonce) or predictor head (byol, simsiam)
     ema_momentum: float = 0.99  # base momentum of the EMA target (byol); cosine schedule to 1
     symmetric: bool = True  # use both directions of each pair, as in the paper
+    simsiam_predictor: bool = True  # simsiam: predictor head h (False: identity, a collapsing variant)
+    simsiam_stop_gradient: bool = True  # simsiam: stop-gradient on the target (False: collapsing variant)
+    centre_weight: float = 1.0  # centre_penalty: λ of the centre-vector penalty λ‖s‖²
 
 
 @dataclass
@@ -110,7 +113,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.encoder.kind": ("mlp",),
     "model.latent.kind": ("none", "gaussian", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular"),
-    "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol"),
+    "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
