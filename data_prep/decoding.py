@@ -1,0 +1,149 @@
+"""Decode a video file into resized RGB frames resampled to a target frame rate.
+
+Two backends give the same frames for the same file: PyAV (the default; installs everywhere)
+and decord (used when asked, or by ``auto`` when it is installed). Both decode to full-size
+RGB, pick frames by timestamp with :func:`resample`, and resize with :func:`fit_frames`.
+
+Resampling by timestamps: output frame k shows the time t_k = k / fps (times counted from the
+first frame) and is the last source frame whose time is ≤ t_k (within a tenth of a source frame
+interval, to absorb rounding); the video lasts until its last frame time + 1 / source fps, and
+output frames exist for every t_k before that. ``fps=0`` keeps every source frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import av
+import numpy as np
+
+from data_prep.resize import fit_frames
+
+T = TypeVar("T")
+CHUNK = 64  # frames resized at once
+
+
+class VideoDecodeError(RuntimeError):
+    """A file that cannot be turned into frames; the message is the reason for the manifest."""
+
+
+def resample(timed: Iterable[tuple[float, T]], source_fps: float, fps: float) -> Iterator[tuple[T, int]]:
+    """Yield (item, repeats) for the items that fill output frames, in order.
+
+    ``timed`` are (presentation time in seconds, item) in increasing time; ``repeats`` ≥ 1 is how
+    many consecutive output frames show that item (more than 1 when fps > source fps).
+    """
+    eps = 0.1 / source_fps
+    start, previous, k = None, None, 0
+    for time, item in timed:
+        start = time if start is None else start
+        t = time - start
+        if previous is not None:
+            k = yield from _emit(previous, k, t, fps, eps)
+        previous = (t, item)
+    if previous is not None:
+        yield from _emit(previous, k, previous[0] + 1 / source_fps, fps, eps)
+
+
+def _emit(previous: tuple[float, T], k: int, until: float, fps: float, eps: float):
+    """Yield ``previous`` for the output frames k, k+1, … whose time is before ``until``."""
+    if fps <= 0:
+        yield previous[1], 1
+        return k + 1
+    first = k
+    while k / fps < until - eps:
+        k += 1
+    if k > first:
+        yield previous[1], k - first
+    return k
+
+
+def _frames_in_chunks(frames: Iterable[tuple[np.ndarray, int]], size: int, pad: bool) -> Iterator[np.ndarray]:
+    """Repeat and resize (H, W, 3) frames; yields (n, size, size, 3) uint8 chunks."""
+    chunk: list[np.ndarray] = []
+    for frame, repeats in frames:
+        chunk.extend([frame] * repeats)
+        if len(chunk) >= CHUNK:
+            yield fit_frames(np.stack(chunk), size, pad)
+            chunk = []
+    if chunk:
+        yield fit_frames(np.stack(chunk), size, pad)
+
+
+def _pyav_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise VideoDecodeError("no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        if not rate:
+            raise VideoDecodeError("unknown frame rate")
+        timed = ((float(f.pts * f.time_base), f) for f in container.decode(stream))
+        decoded = 0
+        for frame, repeats in resample(timed, float(rate), fps):
+            decoded += 1
+            yield frame.to_ndarray(format="rgb24"), repeats
+        if decoded == 0:
+            raise VideoDecodeError("no decodable frames")
+
+
+def _decord_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(path), num_threads=1)
+        if len(reader) == 0:
+            raise VideoDecodeError("no decodable frames")
+        times = reader.get_frame_timestamp(range(len(reader)))[:, 0]
+        picked = list(resample(zip(times.tolist(), range(len(reader))), reader.get_avg_fps(), fps))
+        for start in range(0, len(picked), CHUNK):
+            part = picked[start : start + CHUNK]
+            batch = reader.get_batch([i for i, _ in part]).asnumpy()
+            yield from zip(batch, (repeats for _, repeats in part))
+    except decord.DECORDError as err:
+        raise VideoDecodeError(_first_line(err)) from err
+    except RuntimeError as err:  # decord reports unreadable files as plain RuntimeError
+        if isinstance(err, VideoDecodeError):
+            raise
+        raise VideoDecodeError(_first_line(err)) from err
+
+
+BACKENDS: dict[str, Callable[[Path, float], Iterator[tuple[np.ndarray, int]]]] = {
+    "pyav": _pyav_frames,
+    "decord": _decord_frames,
+}
+
+
+def resolve_backend(name: str) -> str:
+    """``auto`` → ``decord`` when it is installed, else ``pyav``; other names are checked."""
+    if name == "auto":
+        try:
+            import decord  # noqa: F401
+        except ImportError:
+            return "pyav"
+        return "decord"
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend '{name}'; expected auto, {', '.join(BACKENDS)}")
+    return name
+
+
+def decode_video(path: str | Path, size: int, fps: float, pad: bool = False, backend: str = "pyav") -> Iterator[np.ndarray]:
+    """Yield the video's frames as (n, size, size, 3) uint8 chunks, resampled to ``fps``.
+
+    Raises :class:`VideoDecodeError` with a one-line reason for files that are empty, not
+    videos, without a video stream, or that fail to decode part-way.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise VideoDecodeError("empty file")
+    try:
+        yield from _frames_in_chunks(BACKENDS[resolve_backend(backend)](path, fps), size, pad)
+    except av.FFmpegError as err:
+        during = "" if err.filename == str(path) else " while decoding (truncated or corrupt stream)"
+        raise VideoDecodeError(f"{err.strerror}{during}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:200]

@@ -1,0 +1,141 @@
+"""``python -m data_prep image-pairs SRC OUT --pairs pairs.csv``: single-step natural image pairs.
+
+``pairs.csv`` has one row per pair: columns ``context`` and ``target`` (image paths relative to
+SRC), an optional ``split`` (train / test / ood; without it a seeded ``--test-fraction`` of the
+pairs goes to test), and any other columns as per-pair ground truth: numbers are kept, other
+values (e.g. an identity name) become integer codes listed in ``meta.json``.
+
+Each distinct image is decoded once (Pillow, RGB), fitted to ``--size`` (short side and centre
+crop, or ``--pad``) and stored as a frame store of one-frame videos (``frames.npy``,
+``manifest.csv`` one row per image); the pairs are ``pair_context.npy`` and
+``pair_target.npy`` (P,) int64 indices into the stored images, ``split.npy`` (P,) uint8 with
+codes in ``meta.json["splits"]`` and ``pair_gt_<name>.npy`` (P,) float32. Images that cannot be
+read are ``failed: <reason>`` in the manifest; the pairs that use them are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from data_prep.resize import fit_frames
+from worldmodel.data.store import DatasetFolderError, save_array, write_frames, write_manifest, write_meta
+
+KIND = "image_pairs"
+SPLITS = {"train": 0, "test": 1, "ood": 2}
+
+
+def read_pairs(path: str | Path) -> list[dict[str, str]]:
+    """Rows of ``pairs.csv``; checks the ``context`` and ``target`` columns and split names."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"context", "target"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetFolderError(f"{path}: missing columns {sorted(missing)}; expected context, target[, split, …]")
+        rows = list(reader)
+    for line, row in enumerate(rows, start=2):
+        if "split" in row and row["split"] not in SPLITS:
+            raise DatasetFolderError(f"{path}, line {line}: split '{row['split']}', expected one of {list(SPLITS)}")
+    return rows
+
+
+def load_image(path: Path, size: int, pad: bool) -> np.ndarray:
+    """(size, size, 3) uint8 RGB; raises ValueError with a one-line reason."""
+    try:
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise ValueError("missing file") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"unreadable image ({err})".splitlines()[0]) from err
+    return fit_frames(rgb[None], size, pad)[0]
+
+
+def ground_truth_columns(rows: list[dict[str, str]]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """({name: (P,) float32}, {name: category names}) from the columns other than context/target/split."""
+    values, categories = {}, {}
+    for name in [c for c in rows[0] if c not in ("context", "target", "split")] if rows else []:
+        column = [row[name] for row in rows]
+        try:
+            values[name] = np.array(column, dtype=np.float32)
+        except ValueError:
+            categories[name] = sorted(set(column))
+            codes = {c: i for i, c in enumerate(categories[name])}
+            values[name] = np.array([codes[c] for c in column], dtype=np.float32)
+    return values, categories
+
+
+def prepare_image_pairs(
+    src: str | Path, out: str | Path, pairs: str | Path, size: int = 64, pad: bool = False,
+    test_fraction: float = 0.2, seed: int = 0,
+) -> dict[str, Any]:
+    """Write the image-pair folder ``out``.
+
+    Returns {"images": stored, "pairs": kept, "dropped_pairs": n, "failures": [(image, reason)]}.
+    """
+    src, out = Path(src), Path(out)
+    rows = read_pairs(pairs)
+    names = list(dict.fromkeys(name for row in rows for name in (row["context"], row["target"])))
+    images, manifest = {}, []
+    for name in tqdm(names, desc="images", unit="image"):
+        entry = {"id": name, "path": str((src / name).resolve()), "frames": 0, "fps": 0, "height": 0, "width": 0}
+        try:
+            images[name] = load_image(src / name, size, pad)
+            entry.update(frames=1, height=size, width=size, status="ok")
+        except ValueError as err:
+            entry["status"] = f"failed: {err}"
+        manifest.append(entry)
+    kept = [i for i, row in enumerate(rows) if row["context"] in images and row["target"] in images]
+    if not kept:
+        raise DatasetFolderError(f"{pairs}: no pair has two readable images under {src}")
+    index = {name: i for i, name in enumerate(images)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)
+    write_frames(out, (img[None] for img in images.values()), [1] * len(images), (size, size, 3))
+    save_array(out, "pair_context", np.array([index[rows[i]["context"]] for i in kept], dtype=np.int64))
+    save_array(out, "pair_target", np.array([index[rows[i]["target"]] for i in kept], dtype=np.int64))
+    save_array(out, "split", _splits([rows[i] for i in kept], test_fraction, seed))
+    values, categories = ground_truth_columns([rows[i] for i in kept])
+    for name, column in values.items():
+        save_array(out, f"pair_gt_{name}", column)
+    write_manifest(out, manifest)
+    options = {"size": size, "pad": pad, "test_fraction": test_fraction, "seed": seed, "pairs": str(pairs)}
+    write_meta(out, KIND, "data_prep.image_pairs", options, splits=SPLITS, pair_ground_truth=list(values),
+               categories=categories)
+    failures = [(e["id"], e["status"].removeprefix("failed: ")) for e in manifest if e["status"] != "ok"]
+    return {"images": len(images), "pairs": len(kept), "dropped_pairs": len(rows) - len(kept), "failures": failures}
+
+
+def _splits(rows: list[dict[str, str]], test_fraction: float, seed: int) -> np.ndarray:
+    if rows and "split" in rows[0]:
+        return np.array([SPLITS[row["split"]] for row in rows], dtype=np.uint8)
+    test = np.random.default_rng(seed).random(len(rows)) < test_fraction
+    return np.where(test, SPLITS["test"], SPLITS["train"]).astype(np.uint8)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("image-pairs", help="single-step pairs from an image folder", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src", type=Path, help="folder the image paths in pairs.csv are relative to")
+    p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    p.add_argument("--pairs", type=Path, required=True, help="CSV with columns context, target[, split, ground truth…]")
+    p.add_argument("--size", type=int, default=64, help="images are size x size pixels (default 64)")
+    p.add_argument("--pad", action="store_true", help="keep the whole image, padding to a square, instead of centre-cropping")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of pairs in test when pairs.csv has no split")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random split")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    counts = prepare_image_pairs(args.src, args.out, args.pairs, args.size, args.pad, args.test_fraction, args.seed)
+    for name, reason in counts["failures"]:
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    print(f"{args.out}: {counts['pairs']} pairs ({counts['dropped_pairs']} dropped) over {counts['images']} images "
+          f"({len(counts['failures'])} failed)")

@@ -1,0 +1,260 @@
+"""``python -m data_prep videos SRC OUT``: turn a folder of videos into a frame store, once.
+
+Every video under SRC (recursively: mp4, avi, mkv, webm, mov) is decoded, resampled to
+``--fps`` by timestamps, fitted to ``--size`` × ``--size`` (short side and centre crop, or
+``--pad``) and stored as uint8 RGB frames in ``OUT/frames.npy`` (N, size, size, 3) with
+``offsets.npy``, ``manifest.csv`` and ``meta.json`` (see :mod:`worldmodel.data.store`).
+
+Resumable: each video is first written to ``OUT/parts/`` under a temporary name and renamed
+when complete, so a killed run leaves only whole videos behind and a re-run decodes only the
+rest (and the videos that failed). Videos already in a finished store are reused. The output
+does not depend on ``--workers``.
+
+Files that cannot be decoded (empty, not a video, no video stream, truncated) are recorded in
+the manifest as ``failed: <reason>``; the others are processed normally. The command fails
+only when no video succeeded, or with ``--strict`` when any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.decoding import VideoDecodeError, decode_video, resolve_backend
+from worldmodel.data.store import (
+    FRAMES_KIND,
+    DatasetFolderError,
+    FrameStore,
+    write_frames,
+    write_json,
+    write_manifest,
+    write_meta,
+)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+STORE_FILES = ("meta.json", "manifest.csv", "frames.npy", "offsets.npy")
+
+
+@dataclass
+class PrepSummary:
+    """What a preparation run did; ``failures`` lists (video id, reason)."""
+
+    ok: int = 0
+    reused: int = 0
+    frames: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self, out: Path) -> str:
+        return (
+            f"{out}: {self.ok} videos ok ({self.reused} reused from an earlier run), "
+            f"{len(self.failures)} failed, {self.frames} frames"
+        )
+
+
+def find_videos(src: str | Path) -> dict[str, Path]:
+    """{id: path} of the videos under ``src``, id = path relative to ``src``; sorted by id."""
+    src = Path(src)
+    if not src.is_dir():
+        raise FileNotFoundError(f"SRC '{src}' is not a directory")
+    found = {p.relative_to(src).as_posix(): p for p in src.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()}
+    return dict(sorted(found.items()))
+
+
+def _part_paths(parts: Path, video_id: str) -> tuple[Path, Path]:
+    key = hashlib.sha1(video_id.encode()).hexdigest()[:16]
+    return parts / f"{key}.u8", parts / f"{key}.json"
+
+
+def prepare_one(video_id: str, path: Path, parts: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Decode one video into ``parts/`` (raw uint8 frames, then its manifest row as JSON)."""
+    raw, row_path = _part_paths(parts, video_id)
+    tmp = raw.with_name(f".{raw.name}.tmp-{os.getpid()}")
+    row = {"id": video_id, "path": str(path.resolve()), "frames": 0, "fps": options["fps"], "height": 0, "width": 0}
+    try:
+        with open(tmp, "wb") as fh:
+            for chunk in decode_video(path, options["size"], options["fps"], options["pad"], options["backend"]):
+                fh.write(chunk.tobytes())
+                row["frames"] += len(chunk)
+        os.replace(tmp, raw)
+        row.update(height=options["size"], width=options["size"], status="ok")
+    except VideoDecodeError as err:
+        tmp.unlink(missing_ok=True)
+        row["status"] = f"failed: {err}"
+    write_json(row_path, row)
+    return row
+
+
+def _prepare_star(args: tuple) -> dict[str, Any]:
+    return prepare_one(*args)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _check_options(out: Path, options: dict[str, Any]) -> None:
+    for path in (out / "meta.json", out / "parts" / "options.json"):
+        if path.is_file():
+            found = json.loads(path.read_text())
+            found = found.get("options", found)
+            if any(found.get(k) != v for k, v in options.items()):
+                raise DatasetFolderError(
+                    f"{out}: prepared earlier with {found}, now asked for {options}; use --overwrite to start again"
+                )
+
+
+def _finished_store(out: Path) -> FrameStore | None:
+    if not (out / "meta.json").is_file():
+        return None
+    try:
+        return FrameStore(out)
+    except DatasetFolderError as err:
+        print(f"warning: ignoring the unfinished store in {out} ({err})", file=sys.stderr)
+        return None
+
+
+def _done_parts(parts: Path, videos: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    done = {}
+    for video_id in videos:
+        raw, row_path = _part_paths(parts, video_id)
+        if row_path.is_file() and raw.is_file():
+            row = json.loads(row_path.read_text())
+            if row["status"] == "ok" and raw.stat().st_size == row["frames"] * row["height"] * row["width"] * 3:
+                done[video_id] = row
+    return done
+
+
+def _run(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
+    if workers <= 1:
+        yield from map(_prepare_star, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+        yield from pool.imap_unordered(_prepare_star, jobs)
+
+
+def prepare_videos(
+    src: str | Path,
+    out: str | Path,
+    size: int = 64,
+    fps: float = 10.0,
+    pad: bool = False,
+    backend: str = "pyav",
+    workers: int = 1,
+    overwrite: bool = False,
+) -> PrepSummary:
+    """Prepare (or finish preparing) the frame store ``out`` from the videos under ``src``."""
+    out, parts = Path(out), Path(out) / "parts"
+    options = {"size": size, "fps": fps, "pad": pad, "backend": resolve_backend(backend)}
+    videos = find_videos(src)
+    if not videos:
+        raise FileNotFoundError(f"SRC '{src}' holds no videos ({', '.join(VIDEO_EXTENSIONS)})")
+    if overwrite:
+        _remove_store(out)
+    _check_options(out, options)
+    parts.mkdir(parents=True, exist_ok=True)
+    write_json(parts / "options.json", options)
+    for leftover in parts.glob(".*.tmp-*"):
+        leftover.unlink()
+
+    store = _finished_store(out)
+    stored = {row["id"]: v for v, row in enumerate(store.videos)} if store else {}
+    done = _done_parts(parts, videos)
+    todo = [(vid, path, parts, options) for vid, path in videos.items() if vid not in done and vid not in stored]
+    summary = PrepSummary(reused=sum(vid in stored or vid in done for vid in videos))
+    failed_rows = {}
+    with tqdm(total=len(todo), desc="videos", unit="video") as bar:
+        for row in _run(todo, workers):
+            if row["status"] == "ok":
+                done[row["id"]] = row
+            else:
+                failed_rows[row["id"]] = row
+            bar.update(1)
+            bar.set_postfix(frames=sum(r["frames"] for r in done.values()), failed=len(failed_rows))
+    if not todo and store is not None and list(stored) == list(videos):
+        summary.ok, summary.frames = len(stored), int(store.offsets[-1])
+        return summary
+    rows = _consolidate(out, videos, store, stored, done, failed_rows, options)
+    summary.ok = sum(row["status"] == "ok" for row in rows)
+    summary.frames = sum(row["frames"] for row in rows)
+    summary.failures = [(row["id"], row["status"].removeprefix("failed: ")) for row in rows if row["status"] != "ok"]
+    return summary
+
+
+def _consolidate(out, videos, store, stored, done, failed_rows, options) -> list[dict[str, Any]]:
+    """Write the finished store from the parts and the earlier store; returns manifest rows."""
+    rows = []
+    for vid in videos:
+        if vid in stored:
+            rows.append(store.videos[stored[vid]])
+        else:
+            rows.append(done.get(vid) or failed_rows[vid])
+    ok = [row for row in rows if row["status"] == "ok"]
+    (out / "meta.json").unlink(missing_ok=True)  # the store is unfinished until meta.json is back
+
+    def clips() -> Iterator[np.ndarray]:
+        for row in ok:
+            if row["id"] in stored:
+                v = stored[row["id"]]
+                yield store.frames[store.offsets[v] : store.offsets[v + 1]]
+            else:
+                raw, _ = _part_paths(out / "parts", row["id"])
+                yield np.fromfile(raw, dtype=np.uint8).reshape(row["frames"], row["height"], row["width"], 3)
+
+    size = options["size"]
+    write_frames(out, tqdm(clips(), total=len(ok), desc="store", unit="video"), [r["frames"] for r in ok], (size, size, 3))
+    write_manifest(out, rows)
+    write_meta(out, FRAMES_KIND, "data_prep.videos", options, ground_truth={})
+    _remove_parts(out / "parts")
+    return rows
+
+
+def _remove_parts(parts: Path) -> None:
+    for path in parts.iterdir():
+        path.unlink()
+    parts.rmdir()
+
+
+def _remove_store(out: Path) -> None:
+    for name in STORE_FILES:
+        (out / name).unlink(missing_ok=True)
+    if (out / "parts").is_dir():
+        _remove_parts(out / "parts")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("videos", help="decode a folder of videos into a frame store", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src", type=Path, help="folder searched recursively for videos")
+    p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    p.add_argument("--size", type=int, default=64, help="output frames are size x size pixels (default 64)")
+    p.add_argument("--fps", type=float, default=10.0, help="target frame rate; 0 keeps every source frame (default 10)")
+    p.add_argument("--pad", action="store_true", help="keep the whole frame, padding to a square, instead of centre-cropping")
+    p.add_argument("--backend", choices=["auto", "pyav", "decord"], default="pyav", help="decoder (default pyav)")
+    p.add_argument("--workers", type=int, default=1, help="videos decoded in parallel (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="delete an earlier store in OUT instead of resuming it")
+    p.add_argument("--strict", action="store_true", help="exit with an error when any video failed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    try:
+        summary = prepare_videos(args.src, args.out, args.size, args.fps, args.pad, args.backend, args.workers, args.overwrite)
+    except (FileNotFoundError, DatasetFolderError) as err:
+        raise SystemExit(f"error: {err}") from err
+    for video_id, reason in summary.failures:
+        print(f"failed: {video_id}: {reason}", file=sys.stderr)
+    print(summary.line(args.out))
+    if summary.ok == 0 or (args.strict and summary.failures):
+        raise SystemExit(1)

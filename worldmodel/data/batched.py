@@ -1,0 +1,30 @@
+"""Base class for map-style datasets that fetch whole batches at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+from torch.utils.data import Dataset
+
+
+def passthrough_collate(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``collate_fn`` for :class:`BatchedDataset`: the batch is already collated."""
+    return batch
+
+
+class BatchedDataset(Dataset):
+    """A dataset whose ``__getitems__(indices)`` returns the collated batch {key: (B, ...)}.
+
+    ``DataLoader`` calls ``__getitems__`` with a batch of indices; use
+    ``collate_fn=passthrough_collate`` so that the batch is passed on as it is.
+    ``__getitem__(i)`` returns the same keys without the batch dimension.
+    """
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {type(self).__name__} of length {len(self)}")
+        return {key: value[0] for key, value in self.__getitems__([index % len(self)]).items()}

@@ -1,0 +1,254 @@
+"""The dataset-folder contract shared by ``data_prep`` (writers) and ``worldmodel.data`` (readers).
+
+A dataset folder holds:
+
+- ``meta.json``: format version, the writer, its options, and kind-specific fields;
+- ``manifest.csv``: one row per source (video, image group, or generated split) with columns
+  ``id, path, frames, fps, height, width, status`` (``ok`` or ``failed: <reason>``);
+- named arrays as ``.npy`` files, opened memory-mapped so that random access costs no decoding.
+
+Writes are atomic: every file is written under a temporary name and renamed into place, so a
+killed writer never leaves a half-written file that a reader could take for complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import mmap
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MANIFEST_COLUMNS = ("id", "path", "frames", "fps", "height", "width", "status")
+
+
+class DatasetFolderError(ValueError):
+    """A dataset folder is missing, incomplete or malformed."""
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def save_array(folder: str | os.PathLike, name: str, array: np.ndarray) -> Path:
+    """Write ``array`` to ``folder/name.npy`` atomically (no pickles)."""
+    path = Path(folder) / f"{name}.npy"
+    tmp = _atomic_target(path)
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+    os.replace(tmp, path)
+    return path
+
+
+def open_array(folder: str | os.PathLike, name: str, mmap: bool = True) -> np.ndarray:
+    """Open ``folder/name.npy`` (memory-mapped by default); pickled object arrays are refused."""
+    path = Path(folder) / f"{name}.npy"
+    if not path.is_file():
+        raise DatasetFolderError(f"{folder}: missing array file '{path.name}'")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as err:
+        raise DatasetFolderError(f"{path}: not a plain numeric .npy array ({err})") from err
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def write_meta(folder: str | os.PathLike, kind: str, writer: str, options: Mapping[str, Any], **extra: Any) -> None:
+    """Write ``meta.json`` describing what the folder holds and how it was made."""
+    write_json(
+        Path(folder) / "meta.json",
+        {"format_version": FORMAT_VERSION, "kind": kind, "writer": writer, "options": dict(options), **extra},
+    )
+
+
+def read_meta(folder: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Read ``meta.json``; if ``kind`` is given, check the folder holds that kind of dataset."""
+    path = Path(folder) / "meta.json"
+    if not path.is_file():
+        raise DatasetFolderError(f"{folder}: not a dataset folder (no meta.json); prepare it with `python -m data_prep`")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DatasetFolderError(f"{path}: malformed JSON ({err})") from err
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DatasetFolderError(
+            f"{path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    if kind is not None and meta.get("kind") != kind:
+        raise DatasetFolderError(f"{path}: holds a '{meta.get('kind')}' dataset, expected '{kind}'")
+    return meta
+
+
+def write_manifest(folder: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write ``manifest.csv`` with the contract's columns, atomically."""
+    path = Path(folder) / "manifest.csv"
+    tmp = _atomic_target(path)
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({col: row[col] for col in MANIFEST_COLUMNS})
+    os.replace(tmp, path)
+
+
+def read_manifest(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read ``manifest.csv``; integer columns are parsed; malformed rows raise with their line number."""
+    path = Path(folder) / "manifest.csv"
+    if not path.is_file():
+        raise DatasetFolderError(f"{folder}: missing manifest.csv")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatasetFolderError(f"{path}: missing columns {missing}; expected {list(MANIFEST_COLUMNS)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                for col in ("frames", "height", "width"):
+                    row[col] = int(row[col])
+                row["fps"] = float(row["fps"])
+            except (TypeError, ValueError) as err:
+                raise DatasetFolderError(f"{path}, line {line}: malformed row {dict(row)} ({err})") from err
+            rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Frame store: every video's frames in one memory-mapped uint8 array ``frames.npy`` (N, H, W, C),
+# ``offsets.npy`` (V + 1,) int64 so that video v holds frames[offsets[v]:offsets[v + 1]], and
+# per-frame ground truth ``gt_<name>.npy`` (N, ...) aligned with the frames. The videos are the
+# manifest's ``ok`` rows, in manifest order.
+# ----------------------------------------------------------------------------------------------
+
+FRAMES_KIND = "frames"
+
+
+def write_frames(
+    folder: str | os.PathLike,
+    clips: Iterable[np.ndarray],
+    lengths: Sequence[int],
+    frame_shape: tuple[int, int, int],
+) -> np.ndarray:
+    """Stream ``clips`` (each (T_v, H, W, C) uint8, T_v = ``lengths[v]``) into ``frames.npy``.
+
+    The file is filled under a temporary name and renamed when complete; ``offsets.npy``
+    (V + 1,) int64 is written after it. Returns the offsets.
+    """
+    folder = Path(folder)
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+    path = folder / "frames.npy"
+    tmp = _atomic_target(path)
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), *frame_shape))
+    written = 0
+    for v, clip in enumerate(clips):
+        if clip.shape != (lengths[v], *frame_shape):
+            raise ValueError(f"clip {v}: shape {clip.shape}, expected {(lengths[v], *frame_shape)}")
+        out[offsets[v] : offsets[v + 1]] = clip
+        written += 1
+    if written != len(lengths):
+        raise ValueError(f"got {written} clips, expected {len(lengths)}")
+    out.flush()
+    del out
+    os.replace(tmp, path)
+    save_array(folder, "offsets", offsets)
+    return offsets
+
+
+def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset in bytes) of a C-ordered ``.npy`` file."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if fortran or dtype.hasobject:
+            raise DatasetFolderError(f"{path}: expected a C-ordered numeric array")
+        return shape, dtype, fh.tell()
+
+
+class FrameStore:
+    """Read-only view of a frame store with bounded resident memory.
+
+    ``frames`` (N, H, W, C) uint8 is a memory map; :meth:`gather` indexes it and, once more than
+    ``max_resident_mb`` have been read, tells the kernel the mapped pages are no longer needed
+    (``MADV_DONTNEED``): they stay in the page cache but leave this process's resident set, so
+    iterating over a store larger than RAM keeps RSS flat.
+
+    ``kind`` is the dataset kind expected in ``meta.json`` (image-pair folders hold their
+    images as a frame store of one-frame videos). Attributes: ``meta`` (dict), ``videos`` (manifest rows of the stored videos, in order),
+    ``offsets`` (V + 1,) int64, ``ground_truth`` {name: (N, ...) array}.
+    """
+
+    def __init__(self, folder: str | os.PathLike, kind: str = FRAMES_KIND, max_resident_mb: float = 256) -> None:
+        self.folder = Path(folder)
+        self.meta = read_meta(folder, kind=kind)
+        self.videos = [row for row in read_manifest(folder) if row["status"] == "ok"]
+        self.offsets = open_array(folder, "offsets", mmap=False).astype(np.int64)
+        self._max_resident = int(max_resident_mb * 2**20)
+        self._read_since_release = 0
+        self._map_frames()
+        self.ground_truth = {name: open_array(folder, f"gt_{name}") for name in self.meta.get("ground_truth", {})}
+        self._check()
+
+    def _map_frames(self) -> None:
+        path = self.folder / "frames.npy"
+        if not path.is_file():
+            raise DatasetFolderError(f"{self.folder}: missing array file 'frames.npy'")
+        shape, dtype, start = _read_npy_header(path)
+        expected = start + int(np.prod(shape)) * dtype.itemsize
+        if path.stat().st_size < expected:
+            raise DatasetFolderError(f"{path}: {path.stat().st_size} bytes, header promises {expected} (truncated?)")
+        with open(path, "rb") as fh:
+            self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self.frames = np.frombuffer(self._mmap, dtype=dtype, count=int(np.prod(shape)), offset=start).reshape(shape)
+
+    def _check(self) -> None:
+        where = self.folder
+        if self.frames.ndim != 4 or self.frames.dtype != np.uint8:
+            raise DatasetFolderError(f"{where}/frames.npy: {self.frames.dtype} {self.frames.shape}, expected uint8 (N, H, W, C)")
+        lengths = [row["frames"] for row in self.videos]
+        if len(self.offsets) != len(lengths) + 1 or np.any(np.diff(self.offsets) != lengths):
+            raise DatasetFolderError(
+                f"{where}/offsets.npy: {len(self.offsets) - 1} videos of lengths {np.diff(self.offsets)[:5].tolist()}…, "
+                f"expected the {len(lengths)} ok rows of manifest.csv ({lengths[:5]}…)"
+            )
+        if len(self.frames) != self.offsets[-1]:
+            raise DatasetFolderError(
+                f"{where}/frames.npy: holds {len(self.frames)} frames, manifest.csv says {self.offsets[-1]}"
+            )
+        for row in self.videos:
+            if (row["height"], row["width"]) != self.frames.shape[1:3]:
+                raise DatasetFolderError(
+                    f"{where}/manifest.csv: video '{row['id']}' is {row['height']}x{row['width']}, "
+                    f"frames.npy holds {self.frames.shape[1]}x{self.frames.shape[2]}"
+                )
+        for name, array in self.ground_truth.items():
+            if len(array) != len(self.frames):
+                raise DatasetFolderError(f"{where}/gt_{name}.npy: {len(array)} rows, expected one per frame ({len(self.frames)})")
+
+    def gather(self, index: np.ndarray) -> np.ndarray:
+        """``frames[index]``: index (...) int64 → (..., H, W, C) uint8 (a copy)."""
+        out = self.frames[index]
+        self._read_since_release += out.nbytes
+        if self._read_since_release > self._max_resident:
+            self._mmap.madvise(mmap.MADV_DONTNEED)
+            self._read_since_release = 0
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_mmap"], state["frames"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._map_frames()
