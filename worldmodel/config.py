@@ -75,7 +75,7 @@ class ObjectiveConfig:
     symmetric: bool = True  # use both directions of each pair, as in the paper
     simsiam_predictor: bool = True  # simsiam: predictor head h (False: identity, a collapsing variant)
     simsiam_stop_gradient: bool = True  # simsiam: stop-gradient on the target (False: collapsing variant)
-    centre_weight: float = 1.0  # centre_penalty: λ of the centre-vector penalty λ‖s‖²
+    centre_weight: float = 0.5  # centre_penalty: λ of the centre-vector penalty λ‖s‖²
 
 
 @dataclass
@@ -96,6 +96,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 2
     grad_clip: float = 0.0  # 0 disables clipping
+    threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
 
 
 @dataclass

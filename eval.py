@@ -1,0 +1,20 @@
+"""Probe a trained run: ``python eval.py --run DIR`` → DIR/eval.json and a printed table."""
+
+from __future__ import annotations
+
+import argparse
+
+from worldmodel.evaluation import evaluate_run, format_table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", required=True, help="run folder written by train.py")
+    parser.add_argument("--data", help="dataset folder to probe (default: the run's data.path)")
+    args = parser.parse_args(argv)
+    metrics = evaluate_run(args.run, args.data)
+    print(format_table(metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from worldmodel.models.latents import GaussianLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl, gumbel_sigmoid
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    mu_q, mu_p = torch.randn(50, 4), torch.randn(50, 4)
+    s_q, s_p = torch.rand(50, 4) + 0.1, torch.rand(50, 4) + 0.1
+    ref = kl_divergence(Normal(mu_q, s_q), Normal(mu_p, s_p))
+    assert torch.allclose(gaussian_kl(mu_q, s_q, mu_p, s_p), ref, atol=1e-5)
+
+
+def test_gumbel_sigmoid_mask_mean_matches_sigmoid_and_is_binary():
+    torch.manual_seed(0)
+    logits = torch.tensor([-2.0, -0.5, 0.0, 1.0, 3.0])
+    masks = gumbel_sigmoid(logits.expand(200_000, 5), temperature=0.5)
+    assert torch.allclose(masks, masks.round(), atol=1e-6)
+    assert torch.allclose(masks.mean(0), torch.sigmoid(logits), atol=5e-3)
+
+
+def test_gumbel_sigmoid_straight_through_gradient_flows():
+    logits = torch.zeros(1000, 3, requires_grad=True)
+    gumbel_sigmoid(logits).sum().backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_gaussian_latent_reg_is_kl_and_prior_samples_have_prior_moments():
+    torch.manual_seed(0)
+    lat = GaussianLatent(emb_dim=5, dim=3, hidden=16)
+    fx, fxp = torch.randn(8, 5), torch.randn(8, 5)
+    out = lat.infer(fx, fxp)
+    mu_q, s_q = lat._posterior(fx, fxp)
+    mu_p, s_p = lat._split(lat.prior(fx))
+    ref = kl_divergence(Normal(mu_q, s_q), Normal(mu_p, s_p)).sum(-1).mean()
+    assert torch.allclose(out.reg, ref, atol=1e-5)
+    samples = lat.sample_prior(fx, 20_000)
+    assert samples.shape == (20_000, 8, 3)
+    assert torch.allclose(samples.mean(0), mu_p, atol=0.05 * s_p.max().item() + 1e-3)
+    assert torch.allclose(samples.std(0), s_p, rtol=0.05)
+
+
+def test_sparse_latent_l0_and_prior_sampling():
+    torch.manual_seed(0)
+    lat = SparseLatent(emb_dim=4, dim=6, hidden=16, temperature=1.0)
+    fx, fxp = torch.randn(10, 4), torch.randn(10, 4)
+    out = lat.infer(fx, fxp)
+    logits, _ = lat._posterior(fx, fxp)
+    assert torch.allclose(out.reg, torch.sigmoid(logits).sum(-1).mean())
+    p_logits, _, _ = lat._prior(fx)
+    draws = lat.sample_prior(fx, 20_000)
+    active = (draws != 0).float().mean(0)
+    assert torch.allclose(active, torch.sigmoid(p_logits), atol=0.02)
+
+
+def test_sparse_prior_fit_does_not_reach_the_encoder():
+    lat = SparseLatent(emb_dim=4, dim=3, hidden=8, temperature=1.0)
+    fx = torch.randn(6, 4, requires_grad=True)
+    lat.infer(fx, torch.randn(6, 4)).aux.backward()
+    assert fx.grad is None or fx.grad.abs().sum() == 0
+
+
+def test_no_latent_and_oracle():
+    fx = torch.randn(4, 3)
+    assert NoLatent().infer(fx, fx).r.shape == (4, 0)
+    oracle = OracleLatent(2)
+    action = torch.randn(4, 2)
+    assert torch.equal(oracle.infer(fx, fx, action).r, action)
+    with pytest.raises(ValueError, match="needs an 'action'"):
+        oracle.infer(fx, fx, None)

@@ -1,0 +1,48 @@
+"""Datasets that read dataset folders, and the builder the training loop uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from worldmodel.data.numeric import NumericPairs
+
+
+def passthrough_collate(batch):
+    """Datasets here batch themselves in ``__getitems__``; the loader passes the dict through."""
+    return batch
+
+
+def generators() -> dict:
+    """Built-in synthetic generators by name: ``fn(out, **generator_args)``."""
+    from data_prep.numerical import generate_numerical
+
+    return {"numerical": generate_numerical}
+
+
+def ensure_dataset(cfg) -> Path:
+    """The dataset folder of ``cfg`` (a DataConfig), generated first if missing and built in."""
+    path = Path(cfg.path)
+    if (path / "meta.json").is_file():
+        return path
+    if cfg.generator is None:
+        raise FileNotFoundError(f"data.path '{path}' is not a prepared dataset folder (no meta.json) "
+                                "and data.generator is not set; prepare it with `python -m data_prep`")
+    table = generators()
+    if cfg.generator not in table:
+        raise ValueError(f"data.generator {cfg.generator!r}; expected one of {sorted(table)}")
+    print(f"generating built-in '{cfg.generator}' dataset at {path}")
+    table[cfg.generator](path, **cfg.generator_args)
+    return path
+
+
+def build_dataset(cfg, split: str) -> Dataset:
+    """The pair dataset of ``cfg`` (a DataConfig) for one split."""
+    path = ensure_dataset(cfg)
+    if cfg.kind == "numerical":
+        return NumericPairs(path, split)
+    raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical'")
+
+
+__all__ = ["NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]

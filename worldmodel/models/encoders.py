@@ -1,0 +1,40 @@
+"""Encoders f: observations → embeddings."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
+    """``depth`` linear layers with activations between them: in_dim → hidden … → out_dim."""
+    if depth < 1:
+        raise ValueError(f"MLP depth must be ≥ 1, got {depth}")
+    dims = [in_dim] + [hidden] * (depth - 1) + [out_dim]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < depth - 1:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """Vector encoder: (B, in_dim) → (B, out_dim), leaky-ReLU MLP."""
+
+    def __init__(self, in_dim: int, hidden: int, depth: int, out_dim: int) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        self.net = mlp(in_dim, hidden, out_dim, depth)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1).float())
+
+
+def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
+    """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``."""
+    if cfg.kind == "mlp":
+        in_dim = 1
+        for s in in_shape:
+            in_dim *= s
+        return MLPEncoder(in_dim, cfg.hidden, cfg.depth, cfg.out_dim)
+    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected 'mlp'")

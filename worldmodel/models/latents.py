@@ -1,0 +1,205 @@
+"""Latent inference: the variable r that explains what the context cannot predict.
+
+Every latent kind has the same interface:
+
+- ``infer(fx, fx_pos, action=None) -> LatentSample``: r for the pair during training (a
+  reparameterised sample), its regularisation term ``reg`` (weighted by β in the loss), and
+  ``aux``, an unweighted auxiliary loss (the sparse kind fits its rollout prior with it);
+- ``posterior_mean(fx, fx_pos, action=None) -> (B, R)``: the deterministic r used by probes;
+- ``sample_prior(fx, n) -> (n, B, R)``: n draws of r given the context only (rollouts);
+- ``prior_mean(fx) -> (B, R)``: the single deterministic prior prediction.
+
+Kinds: ``none`` (R=0), ``gaussian`` (AdaSSL-V), ``sparse`` (AdaSSL-S), ``oracle`` (r given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from worldmodel.models.encoders import mlp
+
+
+@dataclass
+class LatentSample:
+    r: Tensor  # (B, R)
+    reg: Tensor  # scalar, multiplied by β in the loss
+    aux: Tensor  # scalar, added unweighted
+    stats: dict[str, Tensor] = field(default_factory=dict)  # scalars to log
+
+
+def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) -> Tensor:
+    """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) per element, shapes broadcast."""
+    return torch.log(sigma_p / sigma_q) + (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2) - 0.5
+
+
+def gumbel_sigmoid(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """Hard Bernoulli(sigmoid(logits)) mask with a straight-through Gumbel-sigmoid gradient.
+
+    Forward value is 1[logits + L > 0] with L ~ Logistic(0, 1), so E[mask] = sigmoid(logits);
+    the backward pass uses the gradient of sigmoid((logits + L) / temperature).
+    """
+    u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
+    soft = torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
+    hard = (soft > 0.5).to(soft.dtype)
+    return hard + soft - soft.detach()
+
+
+class NoLatent(nn.Module):
+    """No latent: r has zero dimensions; the predictor sees f(x) alone."""
+
+    dim = 0
+
+    def _empty(self, fx: Tensor, *lead: int) -> Tensor:
+        return fx.new_zeros(*lead, fx.shape[0], 0)
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        zero = fx.new_zeros(())
+        return LatentSample(self._empty(fx), zero, zero)
+
+    def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        return self._empty(fx)
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        return self._empty(fx, n)
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        return self._empty(fx)
+
+
+class GaussianLatent(nn.Module):
+    """AdaSSL-V: posterior q(r | f(x), f(x⁺)) and learned prior p(r | f(x)), both diagonal Gaussians.
+
+    reg = KL(q ‖ p) summed over the R dimensions, mean over the batch.
+    """
+
+    def __init__(self, emb_dim: int, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
+        self.prior = mlp(emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
+
+    @staticmethod
+    def _split(out: Tensor) -> tuple[Tensor, Tensor]:
+        mu, pre = out.float().chunk(2, dim=-1)
+        return mu, F.softplus(pre) + 1e-4
+
+    def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
+        return self._split(self.posterior(torch.cat([fx, fx_pos], dim=-1)))
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        mu_q, sigma_q = self._posterior(fx, fx_pos)
+        mu_p, sigma_p = self._split(self.prior(fx))
+        r = mu_q + sigma_q * torch.randn_like(mu_q)
+        kl = gaussian_kl(mu_q, sigma_q, mu_p, sigma_p).sum(-1).mean()
+        return LatentSample(r, kl, kl.new_zeros(()), {"kl": kl.detach(), "posterior_std": sigma_q.mean().detach()})
+
+    def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        return self._posterior(fx, fx_pos)[0]
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        mu, sigma = self._split(self.prior(fx))
+        return mu + sigma * torch.randn(n, *mu.shape, device=mu.device, dtype=mu.dtype)
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        return self._split(self.prior(fx))[0]
+
+
+class SparseLatent(nn.Module):
+    """AdaSSL-S: r = m ⊙ v with m a Gumbel-sigmoid mask (straight-through) and v values, from (f(x), f(x⁺)).
+
+    reg = E[‖m‖₀] = Σ_k sigmoid(logits_k), mean over the batch (the L0 penalty).
+    A prior over masks and values given f(x) is fitted on stop-gradient copies (``aux``), so it
+    never shapes the representation but lets rollouts sample r: m ~ Bernoulli(π(f(x))),
+    v ~ N(μ(f(x)), σ(f(x))²).
+    """
+
+    def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float) -> None:
+        super().__init__()
+        self.dim = dim
+        self.temperature = temperature
+        self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
+        self.prior = mlp(emb_dim, hidden, 3 * dim, depth=3, act=nn.ReLU)
+
+    def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
+        logits, values = self.posterior(torch.cat([fx, fx_pos], dim=-1)).float().chunk(2, dim=-1)
+        return logits, values
+
+    def _prior(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        logits, mu, pre = self.prior(fx).float().chunk(3, dim=-1)
+        return logits, mu, F.softplus(pre) + 1e-4
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        logits, values = self._posterior(fx, fx_pos)
+        mask = gumbel_sigmoid(logits, self.temperature)
+        prob = torch.sigmoid(logits)
+        l0 = prob.sum(-1).mean()
+        p_logits, p_mu, p_sigma = self._prior(fx.detach())
+        target_prob, target_values = prob.detach(), values.detach()
+        mask_fit = F.binary_cross_entropy_with_logits(p_logits, target_prob, reduction="none").sum(-1)
+        value_nll = (target_prob * (torch.log(p_sigma) + (target_values - p_mu) ** 2 / (2 * p_sigma**2))).sum(-1)
+        aux = (mask_fit + value_nll).mean()
+        stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach()}
+        return LatentSample(mask * values, l0, aux, stats)
+
+    def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        logits, values = self._posterior(fx, fx_pos)
+        return torch.sigmoid(logits) * values
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        logits, mu, sigma = self._prior(fx)
+        shape = (n, *mu.shape)
+        mask = torch.bernoulli(torch.sigmoid(logits).expand(shape))
+        return mask * (mu + sigma * torch.randn(shape, device=mu.device, dtype=mu.dtype))
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        logits, mu, _ = self._prior(fx)
+        return torch.sigmoid(logits) * mu
+
+
+class OracleLatent(nn.Module):
+    """r is the true action given by the data, as in action-conditioned world models.
+
+    The reverse direction (x⁺ → x) uses the negated action, which holds for displacements and
+    latent differences. There is no learned prior: rollouts of an oracle run need actions.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def _action(self, action: Tensor | None) -> Tensor:
+        if action is None:
+            raise ValueError("model.latent.kind 'oracle' needs an 'action' in every batch; this dataset has none")
+        if action.shape[-1] != self.dim:
+            raise ValueError(f"oracle latent: action has {action.shape[-1]} dims, model.latent.dim is {self.dim}")
+        return action.float()
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        zero = fx.new_zeros(())
+        return LatentSample(self._action(action), zero, zero)
+
+    def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        return self._action(action)
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        raise NotImplementedError("an oracle latent has no prior to sample: pass the actions instead")
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        raise NotImplementedError("an oracle latent has no prior mean: pass the actions instead")
+
+
+def build_latent(cfg, emb_dim: int) -> nn.Module:
+    """Latent kind named by ``cfg.kind`` (a LatentConfig) for embeddings of size emb_dim."""
+    if cfg.kind == "none":
+        return NoLatent()
+    if cfg.kind == "gaussian":
+        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden)
+    if cfg.kind == "sparse":
+        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature)
+    if cfg.kind == "oracle":
+        return OracleLatent(cfg.dim)
+    raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, sparse or oracle")

@@ -1,0 +1,69 @@
+"""Predictors t(f(x), r): edit the context embedding with the latent to predict f(x⁺).
+
+Shapes: fx (..., D), r (..., R) → (..., D). Leading dimensions broadcast, so rollouts can
+pass (n, B, D) embeddings with (n, B, R) samples in one call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from worldmodel.models.encoders import mlp
+
+
+class AdditivePredictor(nn.Module):
+    """t(f, r) = f + r (R = D), or f when there is no latent (R = 0)."""
+
+    def __init__(self, emb_dim: int, r_dim: int) -> None:
+        super().__init__()
+        if r_dim not in (0, emb_dim):
+            raise ValueError(
+                f"additive predictor needs model.latent.dim == embedding dim ({emb_dim}) or no latent; got {r_dim}"
+            )
+
+    def forward(self, fx: Tensor, r: Tensor) -> Tensor:
+        return fx + r if r.shape[-1] else fx
+
+
+class MLPPredictor(nn.Module):
+    """t(f, r) = f + MLP([f, r]); the last layer starts at zero, so t is the identity at init."""
+
+    def __init__(self, emb_dim: int, r_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.net = mlp(emb_dim + r_dim, hidden, emb_dim, depth=3, act=nn.ReLU)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, fx: Tensor, r: Tensor) -> Tensor:
+        return fx + self.net(torch.cat([fx, r.to(fx.dtype)], dim=-1))
+
+
+class ModularPredictor(nn.Module):
+    """Low-rank modules switched by r: t(f, r) = f + Σ_i r_i (B_i A_i f + b_i).
+
+    A_i: (rank, D), B_i: (D, rank), b_i: (D,). B and b start at zero, so t is the identity at
+    initialisation for every r.
+    """
+
+    def __init__(self, emb_dim: int, r_dim: int, rank: int) -> None:
+        super().__init__()
+        self.A = nn.Parameter(torch.randn(r_dim, rank, emb_dim) / emb_dim**0.5)
+        self.B = nn.Parameter(torch.zeros(r_dim, emb_dim, rank))
+        self.b = nn.Parameter(torch.zeros(r_dim, emb_dim))
+
+    def forward(self, fx: Tensor, r: Tensor) -> Tensor:
+        low = torch.einsum("ikd,...d->...ik", self.A, fx)  # (..., R, rank)
+        edits = torch.einsum("idk,...ik->...id", self.B, low) + self.b  # (..., R, D)
+        return fx + torch.einsum("...i,...id->...d", r.to(fx.dtype), edits)
+
+
+def build_predictor(cfg, emb_dim: int, r_dim: int) -> nn.Module:
+    """Predictor named by ``cfg.kind`` (a PredictorConfig)."""
+    if cfg.kind == "additive":
+        return AdditivePredictor(emb_dim, r_dim)
+    if cfg.kind == "mlp":
+        return MLPPredictor(emb_dim, r_dim, cfg.hidden)
+    if cfg.kind == "modular":
+        return ModularPredictor(emb_dim, r_dim, cfg.rank)
+    raise ValueError(f"model.predictor.kind {cfg.kind!r}; expected additive, mlp or modular")

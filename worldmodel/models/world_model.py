@@ -1,0 +1,96 @@
+"""The world model: encoder f, target branch, latent r, predictor t(f(x), r), objective.
+
+    f(x), f(x⁺)          online encoder on context and target
+    g(x), g(x⁺)          target branch: the online encoder itself, or its EMA copy (no gradient)
+    r ~ q(r | f(x), g(x⁺))   latent inference (or none / oracle)
+    ŷ = t(f(x), r)       prediction of g(x⁺)
+    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux
+
+With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import Tensor, nn
+
+from worldmodel.config import Config
+from worldmodel.models.encoders import build_encoder
+from worldmodel.models.latents import build_latent
+from worldmodel.models.predictors import build_predictor
+from worldmodel.objectives import build_objective
+
+
+def beta_at(step: int, beta: float, warmup_steps: int) -> float:
+    """β with linear warm-up from 0 over ``warmup_steps``."""
+    return beta if warmup_steps <= 0 else beta * min(1.0, step / warmup_steps)
+
+
+def ema_momentum_at(step: int, total_steps: int, base: float) -> float:
+    """BYOL's cosine schedule: momentum rises from ``base`` to 1 over training."""
+    return 1 - (1 - base) * (math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)) + 1) / 2
+
+
+class WorldModel(nn.Module):
+    """Shapes: batch["context"], batch["target"] (B, *in_shape); batch["action"] (B, A) optional."""
+
+    def __init__(self, cfg: Config, in_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.symmetric = cfg.objective.symmetric
+        self.encoder = build_encoder(cfg.model.encoder, in_shape)
+        dim = self.encoder.out_dim
+        self.latent = build_latent(cfg.model.latent, dim)
+        self.predictor = build_predictor(cfg.model.predictor, dim, self.latent.dim)
+        self.objective = build_objective(dim, cfg.objective)
+        self.target_encoder = None
+        if self.objective.needs_ema_target:
+            self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """(B, *in_shape) → (B, D) online embeddings (what probes read)."""
+        return self.encoder(x)
+
+    def _targets(self, context: Tensor, target: Tensor, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
+        if self.target_encoder is None:
+            return fx, fx_pos
+        with torch.no_grad():
+            return self.target_encoder(context), self.target_encoder(target)
+
+    def forward(self, batch: dict[str, Tensor], beta: float) -> dict[str, Tensor]:
+        """Losses for one batch: ``loss`` (to minimise), ``ssl``, ``reg``, ``aux`` and latent stats."""
+        context, target, action = batch["context"], batch["target"], batch.get("action")
+        fx, fx_pos = self.encode(context), self.encode(target)
+        gx, gx_pos = self._targets(context, target, fx, fx_pos)
+
+        directions = [(fx, gx_pos, action)]
+        if self.symmetric:
+            directions.append((fx_pos, gx, None if action is None else -action))
+        preds, samples = [], []
+        for start, aim, act in directions:
+            sample = self.latent.infer(start, aim, act)
+            preds.append(self.predictor(start, sample.r))
+            samples.append(sample)
+        pred = torch.stack(preds)
+        aims = torch.stack([d[1] for d in directions])
+        starts = torch.stack([d[0] for d in directions])
+
+        ssl = self.objective(pred, aims, starts)
+        reg = torch.stack([s.reg for s in samples]).mean()
+        aux = torch.stack([s.aux for s in samples]).mean()
+        out = {"loss": ssl + beta * reg + aux, "ssl": ssl, "reg": reg, "aux": aux}
+        for key in samples[0].stats:
+            out[key] = torch.stack([s.stats[key] for s in samples]).mean()
+        return out
+
+    @torch.no_grad()
+    def update_target(self, momentum: float) -> None:
+        """EMA: θ_target ← m θ_target + (1 − m) θ_online (no-op without a target encoder)."""
+        if self.target_encoder is None:
+            return
+        for t, o in zip(self.target_encoder.parameters(), self.encoder.parameters()):
+            t.lerp_(o.detach(), 1 - momentum)
+        for t, o in zip(self.target_encoder.buffers(), self.encoder.buffers()):
+            t.copy_(o)

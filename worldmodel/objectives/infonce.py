@@ -1,0 +1,106 @@
+"""InfoNCE (NT-Xent) and its anisotropic and heteroscedastic variants.
+
+All three score every prediction against every target and treat the aligned target as the
+positive. With V=2 directions (x→x⁺ and x⁺→x, stacked), the targets of the other direction
+are negatives too, except the prediction's own context (which is the other direction's target
+at the same batch index): it is masked out, as in SimCLR's NT-Xent.
+
+    logits_ij = s_i · sim(pred_i, target_j)           (masked: j = partner(i) → −∞)
+    L = −(1/N) Σ_i log softmax_j(logits_i)[i]
+
+InfoNCE: s_i = 1/τ (optionally learnable). AnInfoNCE: sim weighted per dimension by a
+learnable diagonal Λ. H-InfoNCE: s_i = softplus(h(context_i)) predicted per sample, a
+heteroscedastic model without a latent.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from worldmodel.objectives.similarity import at_least_fp32, pairwise_similarity
+
+
+def info_nce(logits: Tensor, views: int) -> Tensor:
+    """Cross-entropy of stacked logits with positives on the diagonal.
+
+    Args:
+        logits: (V·B, V·B) scores, rows and columns ordered direction-major.
+        views: V, the number of stacked directions (1 or 2). With 2, the partner column
+            (same batch index, other direction) is excluded from the negatives.
+
+    Returns:
+        scalar mean loss.
+    """
+    n = logits.shape[0]
+    if views == 2:
+        partner = torch.eye(n, dtype=torch.bool, device=logits.device).roll(n // 2, dims=1)
+        logits = logits.masked_fill(partner, float("-inf"))
+    labels = torch.arange(n, device=logits.device)
+    return F.cross_entropy(at_least_fp32(logits), labels)
+
+
+class InfoNCE(nn.Module):
+    """NT-Xent with an optional learnable inverse temperature.
+
+    Shapes: pred, target, context (V, B, D) → scalar.
+    """
+
+    needs_ema_target = False
+
+    def __init__(self, dim: int, cfg) -> None:
+        super().__init__()
+        self.similarity = cfg.similarity
+        log_scale = torch.tensor(math.log(1.0 / cfg.temperature))
+        if cfg.learn_temperature:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+
+    def dimension_weights(self) -> Tensor | None:
+        return None
+
+    def row_scale(self, context: Tensor) -> Tensor:
+        """(N, D) contexts → (N, 1) inverse temperatures."""
+        return self.log_scale.exp().expand(context.shape[0], 1)
+
+    def forward(self, pred: Tensor, target: Tensor, context: Tensor) -> Tensor:
+        views, _, dim = pred.shape
+        pred, target, context = (t.reshape(-1, dim) for t in (pred, target, context))
+        sim = pairwise_similarity(pred, target, self.similarity, self.dimension_weights())
+        return info_nce(self.row_scale(context) * sim, views)
+
+
+class AnInfoNCE(InfoNCE):
+    """InfoNCE whose similarity weights each dimension by a learnable Λ = softplus(θ) (init 1).
+
+    Shapes: pred, target, context (V, B, D) → scalar.
+    """
+
+    def __init__(self, dim: int, cfg) -> None:
+        super().__init__(dim, cfg)
+        self.raw_weights = nn.Parameter(torch.full((dim,), math.log(math.e - 1)))
+
+    def dimension_weights(self) -> Tensor:
+        return F.softplus(self.raw_weights)
+
+
+class HInfoNCE(InfoNCE):
+    """Heteroscedastic InfoNCE: a per-sample inverse temperature s(f(x)) = softplus(MLP(f(x))).
+
+    The scale network starts at the fixed InfoNCE temperature (last layer zero, bias set).
+    Shapes: pred, target, context (V, B, D) → scalar.
+    """
+
+    def __init__(self, dim: int, cfg) -> None:
+        super().__init__(dim, cfg)
+        self.scale_net = nn.Sequential(nn.Linear(dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
+        nn.init.zeros_(self.scale_net[-1].weight)
+        inv_softplus = math.log(math.expm1(1.0 / cfg.temperature))
+        nn.init.constant_(self.scale_net[-1].bias, inv_softplus)
+
+    def row_scale(self, context: Tensor) -> Tensor:
+        return F.softplus(self.scale_net(context)) + 1e-4
