@@ -50,7 +50,7 @@ def load_image(path: Path, size: int, pad: bool) -> np.ndarray:
     """(size, size, 3) uint8 RGB; raises ValueError with a one-line reason."""
     try:
         with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+            rgb = np.array(image.convert("RGB"))
     except FileNotFoundError:
         raise ValueError("missing file") from None
     except (UnidentifiedImageError, OSError) as err:

@@ -1,0 +1,76 @@
+"""FramePairs: clip contents, alignment, splits, determinism across DataLoader workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from framestores import make_store
+from torch.utils.data import DataLoader
+
+from worldmodel.data.batched import passthrough_collate
+from worldmodel.data.frames import FramePairs, split_videos
+from worldmodel.data.store import DatasetFolderError
+
+LENGTHS = [12, 7, 20, 9, 15]
+
+
+@pytest.fixture
+def store(tmp_path):
+    return make_store(tmp_path / "store", LENGTHS)
+
+
+@pytest.mark.parametrize("k, d, stride", [(1, 1, 1), (3, 2, 1), (2, 5, 3)])
+def test_every_pair_holds_the_right_frames_and_never_spans_two_videos(store, k, d, stride):
+    pairs = FramePairs(store, context=k, gap=d, split="all", stride=stride)
+    assert len(pairs) == sum(len(range(0, n - k - d + 1, stride)) for n in LENGTHS)
+    batch = pairs.__getitems__(list(range(len(pairs))))
+    offsets = np.cumsum([0, *LENGTHS])
+    first = offsets[batch["video"].numpy()] + batch["start"].numpy()
+    expected_context = (first[:, None] + np.arange(k)) % 251
+    np.testing.assert_array_equal(batch["context"][:, :, 0, 0, 0].numpy(), expected_context)
+    np.testing.assert_array_equal(batch["target"][:, :, 0, 0, 0].numpy(), (first[:, None] + d + np.arange(k)) % 251)
+    assert batch["context"].shape == (len(pairs), k, 1, 4, 4) and batch["context"].dtype == torch.uint8
+    last_target = batch["start"].numpy() + d + k - 1
+    assert np.all(last_target < np.array(LENGTHS)[batch["video"].numpy()])
+    np.testing.assert_array_equal(batch["gt_index"].numpy(), first + k - 1)  # aligned to the last context frame
+    step = 1 + np.arange(offsets[-1]) % 3
+    action = [step[f + k : f + k + d].sum() for f in first]  # the d steps after the last context frame
+    np.testing.assert_array_equal(batch["action"][:, 0].numpy(), action)
+
+
+def test_single_items_match_batches(store):
+    pairs = FramePairs(store, context=2, gap=1)
+    batch = pairs.__getitems__([3, 0])
+    item = pairs[3]
+    assert set(item) == set(batch)
+    for key in batch:
+        assert torch.equal(item[key], batch[key][0])
+    assert item["video"].dtype == torch.int64 and item["action"].dtype == torch.float32
+    with pytest.raises(IndexError):
+        pairs[len(pairs)]
+
+
+def test_splits_are_by_video_disjoint_and_deterministic(store):
+    train, test = FramePairs(store, split="train"), FramePairs(store, split="test")
+    assert set(train.video.tolist()).isdisjoint(test.video.tolist())
+    assert set(train.video.tolist()) | set(test.video.tolist()) == set(range(len(LENGTHS)))
+    assert len(train) + len(test) == len(FramePairs(store, split="all"))
+    assert split_videos(5, "test").tolist() == split_videos(5, "test").tolist()
+    assert [len(split_videos(n, "test")) for n in (1, 2, 10, 100)] == [0, 1, 2, 20]
+
+
+def test_batches_do_not_depend_on_the_number_of_workers(store):
+    pairs = FramePairs(store, context=2, gap=2, split="all")
+    loaders = [DataLoader(pairs, batch_size=8, num_workers=w, collate_fn=passthrough_collate) for w in (0, 2)]
+    for one, two in zip(*loaders, strict=True):
+        assert one.keys() == two.keys()
+        assert all(torch.equal(one[key], two[key]) for key in one)
+
+
+def test_short_videos_are_skipped_with_a_warning_and_too_long_clips_fail(store):
+    with pytest.warns(UserWarning, match="skipped 2 of 5 'all' videos shorter than 11"):
+        pairs = FramePairs(store, context=1, gap=10, split="all")
+    assert sorted(set(pairs.video.tolist())) == [0, 2, 4]
+    with pytest.raises(DatasetFolderError, match="needs context \\+ gap = 25 frames; the longest of the 5 'all' videos has 20"):
+        FramePairs(store, context=5, gap=20, split="all")
