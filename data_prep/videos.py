@@ -206,8 +206,7 @@ def _consolidate(out, videos, store, stored, done, failed_rows, options) -> list
     def clips() -> Iterator[np.ndarray]:
         for row in ok:
             if row["id"] in stored:
-                v = stored[row["id"]]
-                yield store.frames[store.offsets[v] : store.offsets[v + 1]]
+                yield store.video_frames(stored[row["id"]])
             else:
                 raw, _ = _part_paths(out / "parts", row["id"])
                 yield np.fromfile(raw, dtype=np.uint8).reshape(row["frames"], row["height"], row["width"], 3)

@@ -47,8 +47,8 @@ class FramePairs(BatchedDataset):
     and ``start`` are int64. Videos shorter than k + d frames are skipped with a warning.
 
     The order is fixed (video, then start), so batches do not depend on the number of
-    DataLoader workers or processes; batches come from ``__getitems__`` (vectorised indexing of
-    the memory-mapped frames) with ``collate_fn=passthrough_collate``.
+    DataLoader workers or processes; batches come from ``__getitems__`` (one ``pread`` per run of
+    consecutive frames, see :class:`~worldmodel.data.store.FrameStore`) with ``collate_fn=passthrough_collate``.
     """
 
     def __init__(
@@ -60,12 +60,11 @@ class FramePairs(BatchedDataset):
         stride: int = 1,
         test_fraction: float = 0.2,
         seed: int = 0,
-        max_resident_mb: float = 256,
     ) -> None:
         if context < 1 or gap < 1 or stride < 1:
             raise ValueError(f"context, gap and stride must be ≥ 1, got {context}, {gap}, {stride}")
         self.context, self.gap = context, gap
-        self.store = FrameStore(folder, max_resident_mb=max_resident_mb)
+        self.store = FrameStore(folder)
         videos = split_videos(len(self.store.videos), split, test_fraction, seed)
         lengths = np.diff(self.store.offsets)[videos]
         span = context + gap

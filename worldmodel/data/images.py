@@ -22,8 +22,8 @@ class ImagePairs(BatchedDataset):
     ground truth from the extra columns of pairs.csv, ``pair`` int64 row in the folder.
     """
 
-    def __init__(self, folder: str | Path, split: str = "train", max_resident_mb: float = 256) -> None:
-        self.store = FrameStore(folder, kind=KIND, max_resident_mb=max_resident_mb)
+    def __init__(self, folder: str | Path, split: str = "train") -> None:
+        self.store = FrameStore(folder, kind=KIND)
         splits = self.store.meta["splits"]
         if split not in (*splits, "all"):
             raise DatasetFolderError(f"{folder}: no split '{split}'; expected one of {[*splits, 'all']}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import mmap
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -141,75 +140,68 @@ def write_frames(
 ) -> np.ndarray:
     """Stream ``clips`` (each (T_v, H, W, C) uint8, T_v = ``lengths[v]``) into ``frames.npy``.
 
-    The file is filled under a temporary name and renamed when complete; ``offsets.npy``
-    (V + 1,) int64 is written after it. Returns the offsets.
+    Written with plain file writes (not a memory map, so the writer's resident memory stays
+    small) under a temporary name, renamed when complete; ``offsets.npy`` (V + 1,) int64 is
+    written after it. Returns the offsets.
     """
     folder = Path(folder)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
     path = folder / "frames.npy"
     tmp = _atomic_target(path)
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), *frame_shape))
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+              "shape": (int(offsets[-1]), *frame_shape)}
     written = 0
-    for v, clip in enumerate(clips):
-        if clip.shape != (lengths[v], *frame_shape):
-            raise ValueError(f"clip {v}: shape {clip.shape}, expected {(lengths[v], *frame_shape)}")
-        out[offsets[v] : offsets[v + 1]] = clip
-        written += 1
+    with open(tmp, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for v, clip in enumerate(clips):
+            if v >= len(lengths) or clip.shape != (lengths[v], *frame_shape) or clip.dtype != np.uint8:
+                raise ValueError(f"clip {v}: {clip.dtype} {clip.shape}, expected uint8 {(lengths[v:v + 1] or ['none'])[0], *frame_shape}")
+            fh.write(np.ascontiguousarray(clip).data)
+            written += 1
     if written != len(lengths):
+        tmp.unlink()
         raise ValueError(f"got {written} clips, expected {len(lengths)}")
-    out.flush()
-    del out
     os.replace(tmp, path)
     save_array(folder, "offsets", offsets)
     return offsets
 
 
-def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
-    """(shape, dtype, data offset in bytes) of a C-ordered ``.npy`` file."""
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(fh)
-        if fortran or dtype.hasobject:
-            raise DatasetFolderError(f"{path}: expected a C-ordered numeric array")
-        return shape, dtype, fh.tell()
-
-
 class FrameStore:
-    """Read-only view of a frame store with bounded resident memory.
+    """Read-only access to a frame store whose reads do not grow resident memory.
 
-    ``frames`` (N, H, W, C) uint8 is a memory map; :meth:`gather` indexes it and, once more than
-    ``max_resident_mb`` have been read, tells the kernel the mapped pages are no longer needed
-    (``MADV_DONTNEED``): they stay in the page cache but leave this process's resident set, so
-    iterating over a store larger than RAM keeps RSS flat.
+    ``frames`` (N, H, W, C) uint8 is a memory map, for inspection. :meth:`gather`, what the
+    loaders use, reads the requested frames with ``pread`` straight into the output array, one
+    call per run of consecutive frames: the data pass through the page cache but are never
+    mapped into this process, so iterating over a store larger than RAM keeps RSS flat (a
+    memory map would keep every touched page, in kernels with large folios up to 2 MB per
+    frame read, resident).
 
-    ``kind`` is the dataset kind expected in ``meta.json`` (image-pair folders hold their
-    images as a frame store of one-frame videos). Attributes: ``meta`` (dict), ``videos`` (manifest rows of the stored videos, in order),
-    ``offsets`` (V + 1,) int64, ``ground_truth`` {name: (N, ...) array}.
+    ``kind`` is the dataset kind expected in ``meta.json`` (image-pair folders hold their images
+    as a store of one-frame videos). Attributes: ``meta`` (dict), ``videos`` (manifest rows of
+    the stored videos, in order), ``offsets`` (V + 1,) int64, ``ground_truth`` {name: (N, ...)}.
     """
 
-    def __init__(self, folder: str | os.PathLike, kind: str = FRAMES_KIND, max_resident_mb: float = 256) -> None:
+    def __init__(self, folder: str | os.PathLike, kind: str = FRAMES_KIND) -> None:
         self.folder = Path(folder)
         self.meta = read_meta(folder, kind=kind)
         self.videos = [row for row in read_manifest(folder) if row["status"] == "ok"]
         self.offsets = open_array(folder, "offsets", mmap=False).astype(np.int64)
-        self._max_resident = int(max_resident_mb * 2**20)
-        self._read_since_release = 0
-        self._map_frames()
         self.ground_truth = {name: open_array(folder, f"gt_{name}") for name in self.meta.get("ground_truth", {})}
+        self._open_frames()
         self._check()
 
-    def _map_frames(self) -> None:
+    def _open_frames(self) -> None:
         path = self.folder / "frames.npy"
-        if not path.is_file():
-            raise DatasetFolderError(f"{self.folder}: missing array file 'frames.npy'")
-        shape, dtype, start = _read_npy_header(path)
-        expected = start + int(np.prod(shape)) * dtype.itemsize
-        if path.stat().st_size < expected:
-            raise DatasetFolderError(f"{path}: {path.stat().st_size} bytes, header promises {expected} (truncated?)")
-        with open(path, "rb") as fh:
-            self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        self.frames = np.frombuffer(self._mmap, dtype=dtype, count=int(np.prod(shape)), offset=start).reshape(shape)
+        if path.is_file():
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(fh)
+                expected = fh.tell() + int(np.prod(shape)) * dtype.itemsize
+            if path.stat().st_size < expected:
+                raise DatasetFolderError(f"{path}: {path.stat().st_size} bytes, header promises {expected} (truncated?)")
+        self.frames = open_array(self.folder, "frames")
+        self._fd = os.open(path, os.O_RDONLY)
 
     def _check(self) -> None:
         where = self.folder
@@ -236,19 +228,36 @@ class FrameStore:
                 raise DatasetFolderError(f"{where}/gt_{name}.npy: {len(array)} rows, expected one per frame ({len(self.frames)})")
 
     def gather(self, index: np.ndarray) -> np.ndarray:
-        """``frames[index]``: index (...) int64 → (..., H, W, C) uint8 (a copy)."""
-        out = self.frames[index]
-        self._read_since_release += out.nbytes
-        if self._read_since_release > self._max_resident:
-            self._mmap.madvise(mmap.MADV_DONTNEED)
-            self._read_since_release = 0
+        """``frames[index]`` read from the file: index (B, n) int64 → (B, n, H, W, C) uint8."""
+        index = np.asarray(index, dtype=np.int64)
+        if index.size and (index.min() < 0 or index.max() >= len(self.frames)):
+            raise IndexError(f"frame index outside 0 … {len(self.frames) - 1}")
+        out = np.empty((*index.shape, *self.frames.shape[1:]), dtype=np.uint8)
+        frame_bytes = int(np.prod(self.frames.shape[1:]))
+        run_start = np.ones(index.shape, dtype=bool)
+        run_start[..., 1:] = np.diff(index, axis=-1) != 1
+        starts = np.flatnonzero(run_start)
+        lengths = np.diff(np.append(starts, index.size))
+        buffer = memoryview(out.reshape(-1))
+        for at, length, frame in zip(starts.tolist(), lengths.tolist(), index.reshape(-1)[starts].tolist()):
+            view = buffer[at * frame_bytes : (at + length) * frame_bytes]
+            if os.preadv(self._fd, [view], self.frames.offset + frame * frame_bytes) != len(view):
+                raise DatasetFolderError(f"{self.folder}/frames.npy: short read at frame {frame}")
         return out
+
+    def video_frames(self, video: int) -> np.ndarray:
+        """All frames of one stored video: (T_v, H, W, C) uint8."""
+        return self.gather(np.arange(self.offsets[video], self.offsets[video + 1])[None])[0]
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_mmap"], state["frames"]
+        del state["_fd"], state["frames"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._map_frames()
+        self._open_frames()
