@@ -100,8 +100,12 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def train(cfg: Config, run_dir: str | Path, resume: bool = False) -> Path:
-    """Train the world model described by ``cfg``; returns the run folder."""
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int | None = None) -> Path:
+    """Train the world model described by ``cfg``; returns the run folder.
+
+    ``resume`` continues from the newest complete checkpoint; ``stop_at`` ends this invocation
+    after that global step with a checkpoint (for time-sliced jobs), to be resumed later.
+    """
     run_dir = Path(run_dir)
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
     main = accelerator.is_main_process
@@ -132,7 +136,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False) -> Path:
             start = json.loads((checkpoint / "step.json").read_text())["step"]
             accelerator.print(f"resumed from {checkpoint} at step {start}")
 
-    sampler = StepBatchSampler(len(dataset), cfg.train.batch_size, cfg.train.steps, cfg.train.seed,
+    end = cfg.train.steps if stop_at is None else min(stop_at, cfg.train.steps)
+    sampler = StepBatchSampler(len(dataset), cfg.train.batch_size, end, cfg.train.seed,
                                start, accelerator.process_index, accelerator.num_processes)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
@@ -181,16 +186,17 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False) -> Path:
                     writer.add_scalar(key, value, done)
             share = data_time / max(data_time + compute_time, 1e-9)
             bar.set_postfix(loss=f"{record['loss']:.4f}", data=f"{share:.0%}")
-        if done % cfg.train.checkpoint_every == 0 or done == cfg.train.steps:
+        if done % cfg.train.checkpoint_every == 0 or done == end:
             save_checkpoint(accelerator, run_dir, done, cfg.train.keep_checkpoints)
     bar.close()
 
-    if main:
+    if main and end == cfg.train.steps:
         save_file({k: v.contiguous() for k, v in core.state_dict().items()}, str(run_dir / "model.safetensors"))
         (run_dir / "run.json").write_text(json.dumps(
             {"in_shape": list(in_shape), "steps": cfg.train.steps, "resumed_from": start,
              "wall_time_s": time.perf_counter() - t_start, "data_time_s": data_time,
              "compute_time_s": compute_time, "processes": accelerator.num_processes}, indent=2))
+    if main:
         metrics_file.close()
         writer.close()
     accelerator.wait_for_everyone()

@@ -1,0 +1,49 @@
+import pytest
+
+from worldmodel.config import Config, ConfigError, load_config, save_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_and_dotted_overrides(tmp_path):
+    path = write(tmp_path, "name: t\nmodel:\n  latent: {kind: gaussian, beta: 2.0}\n")
+    cfg = load_config(path, ["model.latent.beta=0.5", "train.seed=3"])
+    assert isinstance(cfg, Config)
+    assert cfg.model.latent.kind == "gaussian"
+    assert cfg.model.latent.beta == 0.5 and cfg.train.seed == 3
+
+
+def test_unknown_key_names_key_file_and_closest(tmp_path):
+    path = write(tmp_path, "model:\n  latent: {betta: 2.0}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert "model.latent.betta" in msg and str(path) in msg and "model.latent.beta" in msg
+
+
+def test_unknown_override_key_names_command_line():
+    with pytest.raises(ConfigError, match=r"command line: unknown key 'train.step'.*train.steps"):
+        load_config(None, ["train.step=10"])
+
+
+def test_wrong_type_names_key_and_source(tmp_path):
+    path = write(tmp_path, "train: {steps: many}\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml.*train.steps"):
+        load_config(path)
+
+
+def test_bad_choice_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.latent.kind.*'gausian'.*gaussian"):
+        load_config(None, ["model.latent.kind=gausian"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = load_config(None, ["model.latent.kind=sparse", "data.generator_args={dim: 4}"])
+    save_config(cfg, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg
