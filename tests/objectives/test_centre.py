@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from worldmodel.config import ObjectiveConfig
+from worldmodel.config import ObjectiveConfig, load_config
+from worldmodel.models.world_model import WorldModel
 from worldmodel.objectives.centre import (CentreStats, RunningCentre, centre_norm, centre_vector,
                                           collapse_alarm, residual_norm)
 from worldmodel.objectives.centre_penalty import CentrePenalty
@@ -108,3 +109,14 @@ def test_centre_penalty_gradient_matches_the_analytic_form():
     projected = s - (unit @ s).unsqueeze(-1) * unit
     analytic = 2 * weight / 14 * projected / context.detach().norm(dim=-1, keepdim=True)
     torch.testing.assert_close(grad, analytic, atol=1e-12, rtol=0)
+
+
+def test_adassl_with_the_centre_penalty_is_one_override_away():
+    cfg = load_config("configs/numerical/adassl_v.yaml", ["objective.kind=centre_penalty"])
+    torch.manual_seed(0)
+    model = WorldModel(cfg, (10,))
+    out = model({"context": torch.randn(32, 10), "target": torch.randn(32, 10)}, beta=1.0)
+    out["loss"].backward()
+    assert model.target_encoder is None  # no EMA encoder
+    assert -1.0 <= out["ssl"].item() <= 1.0 + cfg.objective.centre_weight  # −cos ∈ [−1, 1], λ‖s‖² ∈ [0, λ]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
