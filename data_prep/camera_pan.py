@@ -29,7 +29,7 @@ import skimage.data
 from skimage.transform import resize
 
 from data_prep.render import bilinear_crop
-from data_prep.synthetic import add_common_arguments, common_options, reflect, write_generated
+from data_prep.synthetic import add_generator_parser, reflect, write_generated
 
 SCENES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
 EVENTS = {"none": 0, "pan": 1, "stop": 2, "reverse": 3}
@@ -110,14 +110,8 @@ def generate_camera_pan(
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("camera-pan", help="a virtual camera panning over natural images", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(p, videos=200, frames=32)
+    p = add_generator_parser(subparsers, "camera-pan", "a virtual camera panning over natural images", __doc__,
+                             generate_camera_pan, ("scene_scale", "change_prob"), videos=200, frames=32)
     p.add_argument("--scene-scale", type=float, default=4.0, help="scene short side in units of --size (default 4)")
     p.add_argument("--change-prob", type=float, default=0.1, help="per-frame probability of a pan/stop/reverse event")
-    p.set_defaults(func=run)
 
-
-def run(args: argparse.Namespace) -> None:
-    generate_camera_pan(args.out, scene_scale=args.scene_scale, change_prob=args.change_prob, **common_options(args))
-    print(f"wrote {args.videos} videos x {args.frames} frames to {args.out}")

@@ -35,7 +35,7 @@ from skimage.transform import resize
 from sklearn.datasets import load_digits
 
 from data_prep.render import shifted_sprite
-from data_prep.synthetic import add_common_arguments, common_options, reflect, write_generated
+from data_prep.synthetic import add_generator_parser, reflect, write_generated
 
 GROUND_TRUTH = {
     "position": "(x, y) of each digit's centre of mass, pixels",
@@ -142,17 +142,10 @@ def generate_mmnist(
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("mmnist", help="moving digits with stochastic acceleration", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(p, videos=300, frames=32)
+    p = add_generator_parser(subparsers, "mmnist", "moving digits with stochastic acceleration", __doc__,
+                             generate_mmnist, ("digits", "digit_size", "accel_prob", "accel_scale"), videos=300, frames=32)
     p.add_argument("--digits", type=int, default=2, help="digits per video (default 2)")
     p.add_argument("--digit-size", type=int, default=24, help="digit side in pixels (default 24)")
     p.add_argument("--accel-prob", type=float, default=0.15, help="per-frame probability of an acceleration event")
     p.add_argument("--accel-scale", type=float, default=0.5, help="size of a change relative to the current speed")
-    p.set_defaults(func=run)
 
-
-def run(args: argparse.Namespace) -> None:
-    generate_mmnist(args.out, digits=args.digits, digit_size=args.digit_size, accel_prob=args.accel_prob,
-                    accel_scale=args.accel_scale, **common_options(args))
-    print(f"wrote {args.videos} videos x {args.frames} frames to {args.out}")

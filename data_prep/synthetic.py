@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -23,8 +23,15 @@ def reflect(position: np.ndarray, velocity: np.ndarray, upper: np.ndarray) -> No
     velocity[low | high] *= -1
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, videos: int, frames: int) -> None:
-    """The options every generator has: --videos --frames --size --fps --seed --mp4."""
+def add_generator_parser(
+    subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
+    generate: Callable[..., Path], extra: Sequence[str], videos: int, frames: int,
+) -> argparse.ArgumentParser:
+    """Register a generator's subcommand with the options every generator has (--videos
+    --frames --size --fps --seed --mp4); ``extra`` names the generator's own keyword arguments,
+    which the caller adds to the returned parser as options of the same names."""
+    parser = subparsers.add_parser(name, help=summary, description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
     parser.add_argument("--videos", type=int, default=videos, help=f"number of videos (default {videos})")
     parser.add_argument("--frames", type=int, default=frames, help=f"frames per video (default {frames})")
@@ -33,9 +40,13 @@ def add_common_arguments(parser: argparse.ArgumentParser, videos: int, frames: i
     parser.add_argument("--seed", type=int, default=0, help="random seed; video v uses the stream (seed, v)")
     parser.add_argument("--mp4", action="store_true", help="also write each video as an H.264 file under OUT/mp4/")
 
+    def run(args: argparse.Namespace) -> None:
+        common = {k: getattr(args, k) for k in ("videos", "frames", "size", "fps", "seed", "mp4")}
+        generate(args.out, **common, **{k: getattr(args, k) for k in extra})
+        print(f"wrote {args.videos} videos x {args.frames} frames to {args.out}")
 
-def common_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("videos", "frames", "size", "fps", "seed", "mp4")}
+    parser.set_defaults(func=run)
+    return parser
 
 
 def write_generated(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -74,3 +76,11 @@ def test_short_videos_are_skipped_with_a_warning_and_too_long_clips_fail(store):
     assert sorted(set(pairs.video.tolist())) == [0, 2, 4]
     with pytest.raises(DatasetFolderError, match="needs context \\+ gap = 25 frames; the longest of the 5 'all' videos has 20"):
         FramePairs(store, context=5, gap=20, split="all")
+
+
+def test_a_pickled_dataset_reopens_its_store(store):
+    """What DataLoader workers started with 'spawn' receive."""
+    pairs = FramePairs(store, context=2, gap=1, split="all")
+    copy = pickle.loads(pickle.dumps(pairs))
+    one, two = pairs.__getitems__([0, 9, 30]), copy.__getitems__([0, 9, 30])
+    assert all(torch.equal(one[key], two[key]) for key in one)

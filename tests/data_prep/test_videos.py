@@ -134,7 +134,7 @@ def test_killed_then_rerun_gives_the_uninterrupted_result(tmp_path, video_folder
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while not list((out / "parts").glob("*.json")) and time.time() < deadline and proc.poll() is None:
+    while not list((out / "parts").glob("?" * 16 + ".json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
