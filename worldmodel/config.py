@@ -34,10 +34,12 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    kind: str = "mlp"  # mlp
-    hidden: int = 256
-    depth: int = 4
+    kind: str = "mlp"  # mlp (vectors) | cnn | resnet18 (clips of k frames as stacked channels)
+    hidden: int = 256  # mlp
+    depth: int = 4  # mlp
     out_dim: int = 10
+    width: int = 32  # cnn: channels of the first block (doubling over 4 blocks)
+    projector_hidden: int = 0  # cnn, resnet18: 0 = linear head to out_dim, > 0 = projector MLP of this width
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Config:
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.kind": ("numerical",),
-    "model.encoder.kind": ("mlp",),
+    "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.latent.kind": ("none", "gaussian", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),

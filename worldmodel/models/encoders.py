@@ -1,8 +1,12 @@
-"""Encoders f: observations → embeddings."""
+"""Encoders f: observations → embeddings (vectors here, clips in :mod:`~worldmodel.models.video_encoders`)."""
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
+
+from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
@@ -31,10 +35,17 @@ class MLPEncoder(nn.Module):
 
 
 def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
-    """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``."""
+    """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``.
+
+    ``mlp``: vectors (d,); ``cnn`` and ``resnet18``: clips (k, C, H, W) or images (C, H, W).
+    """
     if cfg.kind == "mlp":
-        in_dim = 1
-        for s in in_shape:
-            in_dim *= s
-        return MLPEncoder(in_dim, cfg.hidden, cfg.depth, cfg.out_dim)
-    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected 'mlp'")
+        return MLPEncoder(math.prod(in_shape), cfg.hidden, cfg.depth, cfg.out_dim)
+    if len(in_shape) not in (3, 4):
+        raise ValueError(f"model.encoder.kind {cfg.kind!r} needs clips (k, C, H, W) or images (C, H, W); "
+                         f"the data gives {tuple(in_shape)}")
+    if cfg.kind == "cnn":
+        return ConvEncoder(in_shape, cfg.out_dim, cfg.width, cfg.projector_hidden)
+    if cfg.kind == "resnet18":
+        return ResNet18Encoder(in_shape, cfg.out_dim, cfg.projector_hidden)
+    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected mlp, cnn or resnet18")

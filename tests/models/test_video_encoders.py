@@ -1,0 +1,72 @@
+"""Clip encoders: stacked frames, uint8 scaling inside the model, stems, heads."""
+
+import pytest
+import torch
+from torch import nn
+
+from worldmodel.config import EncoderConfig
+from worldmodel.models.encoders import build_encoder
+from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder, stack_frames
+
+torch.set_num_threads(1)
+
+
+def random_clips(b=3, k=3, c=1, size=32, seed=0):
+    return torch.randint(0, 256, (b, k, c, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_stack_frames_puts_frame_j_channel_c_at_j_times_c_plus_c_and_scales_uint8():
+    clips = random_clips(b=2, k=3, c=2, size=4)
+    images = stack_frames(clips)
+    assert images.shape == (2, 6, 4, 4) and images.dtype == torch.float32
+    assert torch.equal(images[:, 2 * 2 + 1], clips[:, 2, 1].float() / 255)
+    assert images.max() <= 1.0
+    floats = torch.rand(2, 3, 2, 4, 4)
+    assert torch.equal(stack_frames(floats), floats.reshape(2, 6, 4, 4))
+
+
+def test_cnn_reads_uint8_like_scaled_floats_and_sees_every_frame():
+    torch.manual_seed(0)
+    enc = ConvEncoder((3, 1, 32, 32), out_dim=8, width=8)
+    clips = random_clips()
+    out = enc(clips)
+    assert out.shape == (3, 8)
+    assert torch.allclose(out, enc(clips.float() / 255), atol=1e-6)
+    for j in range(3):  # changing any one frame changes the embedding: motion is visible
+        moved = clips.clone()
+        moved[:, j] = moved[:, j].roll(2, dims=-1)
+        assert (enc(moved) - out).abs().max() > 1e-4
+
+
+def test_cnn_embeds_each_sample_independently_of_its_batch():
+    """GroupNorm, not BatchNorm: a batch split over processes encodes as on one process."""
+    torch.manual_seed(0)
+    enc = ConvEncoder((2, 1, 32, 32), out_dim=4, width=8)
+    clips = random_clips(b=4, k=2)
+    assert torch.allclose(enc(clips)[:2], enc(clips[:2]), atol=1e-6)
+
+
+def test_cnn_rejects_frames_not_a_multiple_of_16():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        ConvEncoder((1, 1, 40, 40), out_dim=4)
+
+
+def test_resnet18_stem_for_small_frames_and_stacked_channels():
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(kind="resnet18", out_dim=16), (3, 2, 32, 32))
+    assert isinstance(enc, ResNet18Encoder) and enc.out_dim == 16
+    conv1 = enc.backbone.conv1
+    assert (conv1.in_channels, conv1.kernel_size, conv1.stride) == (6, (3, 3), (1, 1))
+    assert isinstance(enc.backbone.maxpool, nn.Identity)
+    assert enc(random_clips(b=2, k=3, c=2)).shape == (2, 16)
+    backbone_params = sum(p.numel() for p in enc.backbone.parameters())
+    assert backbone_params == 11_176_512 - 3 * 64 * 7 * 7 + 6 * 64 * 3 * 3  # ResNet-18 minus fc, new stem
+
+
+def test_projector_head_and_builder_errors():
+    enc = build_encoder(EncoderConfig(kind="cnn", out_dim=5, width=8, projector_hidden=12), (1, 3, 16, 16))
+    assert [type(m) for m in enc.head] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Linear]
+    assert enc.head[0].in_features == 64 * 1 * 1 and enc.head[-1].out_features == 5
+    assert isinstance(build_encoder(EncoderConfig(kind="cnn", width=8), (3, 16, 16)).head, nn.Linear)  # images
+    with pytest.raises(ValueError, match=r"needs clips \(k, C, H, W\)"):
+        build_encoder(EncoderConfig(kind="cnn"), (10,))

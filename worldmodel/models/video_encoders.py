@@ -1,0 +1,84 @@
+"""Encoders for clips of k frames: (B, k, C, H, W) → (B, D).
+
+A clip enters as stacked channels: its k frames become one (B, k·C, H, W) image, so the
+first convolution sees every frame at once and can measure motion (velocity needs k ≥ 2,
+acceleration k ≥ 3). uint8 clips are scaled to [0, 1] inside the model, on its device, so
+the loaders ship uint8 (4× less to transfer than float32).
+
+Both encoders end in a head from the backbone's features to the D-dim embedding: a linear
+map, or with ``projector_hidden > 0`` a projector MLP (Linear-BN-ReLU-Linear).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torchvision.models import resnet18
+
+
+def stack_frames(clips: Tensor) -> Tensor:
+    """(B, k, C, H, W) or (B, C, H, W) → (B, k·C, H, W) float; uint8 is scaled to [0, 1]."""
+    images = clips.reshape(clips.shape[0], -1, *clips.shape[-2:])
+    return images.float().div_(255) if images.dtype == torch.uint8 else images.float()
+
+
+def embedding_head(in_dim: int, out_dim: int, projector_hidden: int) -> nn.Module:
+    """Linear in_dim → out_dim, or a projector in_dim → hidden → out_dim (Linear-BN-ReLU-Linear)."""
+    if projector_hidden <= 0:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, projector_hidden), nn.BatchNorm1d(projector_hidden), nn.ReLU(),
+                         nn.Linear(projector_hidden, out_dim))
+
+
+def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
+    """Halve the resolution: 4×4 conv stride 2, GroupNorm (8 groups), ReLU. (B, in, H, W) → (B, out, H/2, W/2)."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+                         nn.GroupNorm(math.gcd(8, out_ch), out_ch), nn.ReLU())
+
+
+class ConvEncoder(nn.Module):
+    """Small CNN, the fast default on CPU: (B, k, C, H, W) → (B, out_dim).
+
+    Four stride-2 blocks of width w, 2w, 4w, 8w turn a 64×64 clip into a (8w, 4, 4) map, which
+    is flattened (not pooled, so that where things are stays linearly readable) and mapped to
+    the embedding. GroupNorm makes every sample's embedding independent of the rest of the
+    batch, so a batch split over processes encodes exactly as on one process.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0) -> None:
+        super().__init__()
+        height, wide = in_shape[-2:]
+        if height % 16 or wide % 16:
+            raise ValueError(f"cnn encoder: frame size {height}×{wide} must be a multiple of 16")
+        channels = [math.prod(in_shape[:-2]), width, 2 * width, 4 * width, 8 * width]
+        self.out_dim = out_dim
+        self.backbone = nn.Sequential(*(conv_block(a, b) for a, b in zip(channels[:-1], channels[1:])), nn.Flatten())
+        self.head = embedding_head(channels[-1] * (height // 16) * (wide // 16), out_dim, projector_hidden)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        return self.head(self.backbone(stack_frames(clips)))
+
+
+class ResNet18Encoder(nn.Module):
+    """torchvision ResNet-18 (random init, never downloaded) for 64 px clips: (B, k, C, H, W) → (B, out_dim).
+
+    Stem for small frames: a 3×3 stride-1 convolution from k·C channels and no max-pool (the
+    ImageNet stem, 7×7 stride 2 + pool, would shrink 64 px to 16 px before the first block).
+    The 512 globally pooled features go through the embedding head.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], out_dim: int, projector_hidden: int = 0) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        net = resnet18(weights=None)
+        net.conv1 = nn.Conv2d(math.prod(in_shape[:-2]), 64, 3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+        features = net.fc.in_features
+        net.fc = nn.Identity()
+        self.backbone = net
+        self.head = embedding_head(features, out_dim, projector_hidden)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        return self.head(self.backbone(stack_frames(clips)))
