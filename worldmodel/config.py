@@ -25,11 +25,15 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    kind: str = "numerical"  # numerical | frames | images
+    kind: str = "numerical"  # numerical | frames
     path: str = "data/numerical"
-    generator: Optional[str] = None  # built-in generator used when `path` does not exist (e.g. "numerical")
+    generator: Optional[str] = None  # built-in generator used when `path` does not exist: numerical | mmnist | camera_pan
     generator_args: dict[str, Any] = field(default_factory=dict)
     num_workers: int = 0
+    context: int = 1  # frames: k, frames per clip
+    gap: int = 1  # frames: d, the target clip starts d frames after the context clip
+    stride: int = 1  # frames: a pair starts at every stride-th frame of a video
+    test_fraction: float = 0.2  # frames: fraction of the videos held out as the test split
 
 
 @dataclass
@@ -112,7 +116,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.kind": ("numerical",),
+    "data.kind": ("numerical", "frames"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.latent.kind": ("none", "gaussian", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular"),

@@ -6,19 +6,18 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from worldmodel.data.batched import passthrough_collate
+from worldmodel.data.frames import FramePairs
 from worldmodel.data.numeric import NumericPairs
-
-
-def passthrough_collate(batch):
-    """Datasets here batch themselves in ``__getitems__``; the loader passes the dict through."""
-    return batch
 
 
 def generators() -> dict:
     """Built-in synthetic generators by name: ``fn(out, **generator_args)``."""
+    from data_prep.camera_pan import generate_camera_pan
+    from data_prep.mmnist import generate_mmnist
     from data_prep.numerical import generate_numerical
 
-    return {"numerical": generate_numerical}
+    return {"numerical": generate_numerical, "mmnist": generate_mmnist, "camera_pan": generate_camera_pan}
 
 
 def ensure_dataset(cfg) -> Path:
@@ -38,11 +37,18 @@ def ensure_dataset(cfg) -> Path:
 
 
 def build_dataset(cfg, split: str) -> Dataset:
-    """The pair dataset of ``cfg`` (a DataConfig) for one split."""
+    """The pair dataset of ``cfg`` (a DataConfig) for one split.
+
+    ``numerical``: :class:`NumericPairs` (splits train / test / ood); ``frames``: :class:`FramePairs`
+    of clips of ``cfg.context`` frames and their targets ``cfg.gap`` frames later (splits by
+    video: train / test / all).
+    """
     path = ensure_dataset(cfg)
     if cfg.kind == "numerical":
         return NumericPairs(path, split)
-    raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical'")
+    if cfg.kind == "frames":
+        return FramePairs(path, cfg.context, cfg.gap, split, cfg.stride, cfg.test_fraction)
+    raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical' or 'frames'")
 
 
-__all__ = ["NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]
+__all__ = ["FramePairs", "NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]
