@@ -48,12 +48,13 @@ class EncoderConfig:
 
 @dataclass
 class LatentConfig:
-    kind: str = "none"  # none | gaussian | sparse | oracle
+    kind: str = "none"  # none | gaussian | mixture | sparse | oracle
     dim: int = 10
     hidden: int = 256
     beta: float = 1.0  # weight of the KL (gaussian) or L0 (sparse) term after warm-up
     beta_warmup_steps: int = 0
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
+    components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Config:
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.kind": ("numerical", "frames"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
-    "model.latent.kind": ("none", "gaussian", "sparse", "oracle"),
+    "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
     "objective.similarity": ("cosine", "l2"),

@@ -1,8 +1,9 @@
 import pytest
 import torch
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
-from worldmodel.models.latents import GaussianLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl, gumbel_sigmoid
+from worldmodel.models.latents import (GaussianLatent, MixtureLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl,
+                                       gumbel_sigmoid)
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -70,3 +71,67 @@ def test_no_latent_and_oracle():
     assert torch.equal(oracle.infer(fx, fx, action).r, action)
     with pytest.raises(ValueError, match="needs an 'action'"):
         oracle.infer(fx, fx, None)
+
+
+def fixed_mixture(weights, means, scales, emb_dim=3):
+    """A MixtureLatent whose prior ignores f(x): weights (K,), means and scales (K, R)."""
+    k, r = means.shape
+    lat = MixtureLatent(emb_dim, r, hidden=8, components=k)
+    last = lat.prior[-1]
+    raw_scales = torch.log(torch.expm1(scales - 1e-4))  # inverse of softplus(·) + 1e-4
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.cat([weights.log(), torch.cat([means, raw_scales], dim=-1).flatten()]))
+    return lat
+
+
+def test_mixture_prior_samples_reproduce_weights_and_component_moments():
+    torch.manual_seed(0)
+    weights = torch.tensor([0.2, 0.5, 0.3])
+    means = torch.tensor([[-20.0, 0.0], [0.0, 5.0], [20.0, -5.0]])
+    scales = torch.tensor([[1.0, 0.5], [2.0, 1.0], [0.5, 3.0]])
+    lat = fixed_mixture(weights, means, scales)
+    fx = torch.randn(2, 3)
+    draws = lat.sample_prior(fx, 50_000)
+    assert draws.shape == (50_000, 2, 2)
+    component = (draws[..., :1] - means[:, 0]).abs().argmin(-1)  # x-means 20 apart: unambiguous
+    for k in range(3):
+        members = draws[component == k]
+        assert (component == k).float().mean().item() == pytest.approx(weights[k].item(), abs=0.01)
+        assert torch.allclose(members.mean(0), means[k], atol=0.05 * scales[k].max().item())
+        assert torch.allclose(members.std(0), scales[k], rtol=0.03)
+    assert torch.allclose(lat.prior_mean(fx), (weights[:, None] * means).sum(0).expand(2, 2), atol=1e-5)
+
+
+def test_mixture_log_prior_matches_torch_distributions():
+    torch.manual_seed(1)
+    lat = MixtureLatent(emb_dim=4, dim=3, hidden=8, components=5)
+    fx, r = torch.randn(6, 4), torch.randn(7, 6, 3)
+    log_w, mu, sigma = lat._mixture(fx)
+    reference = MixtureSameFamily(Categorical(logits=log_w), Independent(Normal(mu, sigma), 1))
+    assert torch.allclose(lat.log_prior(r, fx), reference.log_prob(r), atol=1e-5)
+
+
+def test_mixture_monte_carlo_kl_is_unbiased_for_one_component():
+    """With K = 1 the prior is one Gaussian: the mean of the MC estimate is the analytic KL."""
+    torch.manual_seed(2)
+    lat = MixtureLatent(emb_dim=4, dim=3, hidden=8, components=1)
+    n = 200_000
+    fx, fxp = torch.randn(1, 4).expand(n, 4), torch.randn(1, 4).expand(n, 4)
+    with torch.no_grad():
+        estimate = lat.infer(fx, fxp).reg
+        mu_q, s_q = lat._posterior(fx[:1], fxp[:1])
+        _, mu_p, s_p = lat._mixture(fx[:1])
+    analytic = gaussian_kl(mu_q, s_q, mu_p[:, 0], s_p[:, 0]).sum()
+    assert estimate.item() == pytest.approx(analytic.item(), abs=0.01)
+
+
+def test_mixture_kl_gradient_reaches_prior_posterior_and_encoder():
+    torch.manual_seed(3)
+    lat = MixtureLatent(emb_dim=4, dim=2, hidden=8, components=3)
+    fx = torch.randn(5, 4, requires_grad=True)
+    out = lat.infer(fx, torch.randn(5, 4))
+    out.reg.backward()
+    assert fx.grad.abs().sum() > 0
+    assert lat.prior[-1].weight.grad.abs().sum() > 0 and lat.posterior[-1].weight.grad.abs().sum() > 0
+    assert 1.0 <= out.stats["prior_modes"].item() <= 3.0

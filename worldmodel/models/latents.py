@@ -9,11 +9,13 @@ Every latent kind has the same interface:
 - ``sample_prior(fx, n) -> (n, B, R)``: n draws of r given the context only (rollouts);
 - ``prior_mean(fx) -> (B, R)``: the single deterministic prior prediction.
 
-Kinds: ``none`` (R=0), ``gaussian`` (AdaSSL-V), ``sparse`` (AdaSSL-S), ``oracle`` (r given).
+Kinds: ``none`` (R=0), ``gaussian`` (AdaSSL-V), ``mixture`` (AdaSSL-V with a Gaussian-mixture
+prior, for multimodal r), ``sparse`` (AdaSSL-S), ``oracle`` (r given).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +36,11 @@ class LatentSample:
 def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) -> Tensor:
     """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) per element, shapes broadcast."""
     return torch.log(sigma_p / sigma_q) + (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2) - 0.5
+
+
+def gaussian_log_density(x: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+    """log N(x; μ, σ²) per element, shapes broadcast."""
+    return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
 
 
 def gumbel_sigmoid(logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -74,13 +81,14 @@ class GaussianLatent(nn.Module):
     """AdaSSL-V: posterior q(r | f(x), f(x⁺)) and learned prior p(r | f(x)), both diagonal Gaussians.
 
     reg = KL(q ‖ p) summed over the R dimensions, mean over the batch.
+    ``prior_outputs`` sets the width of the prior network's output (subclasses with other priors).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, prior_outputs: int | None = None) -> None:
         super().__init__()
         self.dim = dim
         self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
-        self.prior = mlp(emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
+        self.prior = mlp(emb_dim, hidden, prior_outputs or 2 * dim, depth=3, act=nn.ReLU)
 
     @staticmethod
     def _split(out: Tensor) -> tuple[Tensor, Tensor]:
@@ -106,6 +114,60 @@ class GaussianLatent(nn.Module):
 
     def prior_mean(self, fx: Tensor) -> Tensor:
         return self._split(self.prior(fx))[0]
+
+
+class MixtureLatent(GaussianLatent):
+    """Gaussian posterior q(r | f(x), f(x⁺)) with a K-component Gaussian-mixture prior p(r | f(x)).
+
+    The prior network gives, per sample, mixture weights w (B, K) (softmax of logits), means
+    μ (B, K, R) and scales σ (B, K, R) (softplus). KL(q ‖ p) has no closed form; reg is its
+    one-sample Monte Carlo estimate at the reparameterised r ~ q:
+    reg = mean_b [log q(r_b) − log p(r_b)], log p(r) = logsumexp_k (log w_k + Σ_j log N(r_j; μ_kj, σ_kj²)).
+    Logged: ``kl``, ``posterior_std``, and ``prior_modes`` = exp(entropy of the batch-mean weights),
+    the effective number of components in use (1 … K).
+    """
+
+    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int) -> None:
+        if components < 1:
+            raise ValueError(f"model.latent.components must be ≥ 1, got {components}")
+        super().__init__(emb_dim, dim, hidden, prior_outputs=components * (1 + 2 * dim))
+        self.components = components
+
+    def _mixture(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Prior of (B, D) contexts: log weights (B, K), means (B, K, R), scales (B, K, R)."""
+        out = self.prior(fx).float()
+        logits, rest = out[..., : self.components], out[..., self.components :]
+        mu, sigma = self._split(rest.unflatten(-1, (self.components, 2 * self.dim)))
+        return torch.log_softmax(logits, dim=-1), mu, sigma
+
+    def log_prior(self, r: Tensor, fx: Tensor) -> Tensor:
+        """log p(r | f(x)): r (..., B, R), fx (B, D) → (..., B)."""
+        log_w, mu, sigma = self._mixture(fx)
+        per_component = gaussian_log_density(r.unsqueeze(-2), mu, sigma).sum(-1)  # (..., B, K)
+        return torch.logsumexp(log_w + per_component, dim=-1)
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        mu_q, sigma_q = self._posterior(fx, fx_pos)
+        r = mu_q + sigma_q * torch.randn_like(mu_q)
+        log_q = gaussian_log_density(r, mu_q, sigma_q).sum(-1)
+        kl = (log_q - self.log_prior(r, fx)).mean()
+        mean_weights = self._mixture(fx)[0].exp().mean(0)
+        modes = torch.exp(-(mean_weights * torch.log(mean_weights.clamp_min(1e-12))).sum())
+        stats = {"kl": kl.detach(), "posterior_std": sigma_q.mean().detach(), "prior_modes": modes.detach()}
+        return LatentSample(r, kl, kl.new_zeros(()), stats)
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        """n draws (n, B, R): a component k ~ Categorical(w), then r ~ N(μ_k, σ_k²)."""
+        log_w, mu, sigma = self._mixture(fx)
+        k = torch.distributions.Categorical(logits=log_w).sample((n,))  # (n, B)
+        index = k[..., None, None].expand(n, *mu.shape[:1], 1, self.dim)
+        pick = lambda t: t.expand(n, *t.shape).gather(2, index).squeeze(2)  # (n, B, R)
+        return pick(mu) + pick(sigma) * torch.randn(n, *mu.shape[:1], self.dim, device=mu.device, dtype=mu.dtype)
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        """Mean of the mixture, Σ_k w_k μ_k: (B, R)."""
+        log_w, mu, _ = self._mixture(fx)
+        return (log_w.exp().unsqueeze(-1) * mu).sum(-2)
 
 
 class SparseLatent(nn.Module):
@@ -198,8 +260,10 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
         return NoLatent()
     if cfg.kind == "gaussian":
         return GaussianLatent(emb_dim, cfg.dim, cfg.hidden)
+    if cfg.kind == "mixture":
+        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components)
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
-    raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, sparse or oracle")
+    raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse or oracle")
