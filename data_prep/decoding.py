@@ -21,7 +21,7 @@ import numpy as np
 from data_prep.resize import fit_frames
 
 T = TypeVar("T")
-CHUNK = 64  # frames resized at once
+CHUNK = 16  # frames resized at once
 
 
 class VideoDecodeError(RuntimeError):
@@ -59,36 +59,48 @@ def _emit(previous: tuple[float, T], k: int, until: float, fps: float, eps: floa
     return k
 
 
-def _frames_in_chunks(frames: Iterable[tuple[np.ndarray, int]], size: int, pad: bool) -> Iterator[np.ndarray]:
-    """Repeat and resize (H, W, 3) frames; yields (n, size, size, 3) uint8 chunks."""
-    chunk: list[np.ndarray] = []
-    for frame, repeats in frames:
-        chunk.extend([frame] * repeats)
-        if len(chunk) >= CHUNK:
-            yield fit_frames(np.stack(chunk), size, pad)
-            chunk = []
-    if chunk:
-        yield fit_frames(np.stack(chunk), size, pad)
+def _rgb_view(frame: av.VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 view of the frame converted to RGB (the pixels ``to_ndarray`` gives,
+    without its extra copy)."""
+    rgb = frame.reformat(format="rgb24")
+    plane = rgb.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(rgb.height, plane.line_size)
+    return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
 
 
-def _pyav_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
+def _pyav_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
+    """Yields (n ≤ CHUNK, H, W, 3) uint8 chunks of resampled full-size frames. The chunk is a
+    reused buffer: consume it before asking for the next."""
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream")
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads decode ahead while this thread converts and resizes
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
             raise VideoDecodeError("unknown frame rate")
-        timed = ((float(f.pts * f.time_base), f) for f in container.decode(stream))
-        decoded = 0
+        timed = ((f.time, f) for f in container.decode(stream))
+        buffer, n = np.empty((0, 0, 0, 3), np.uint8), 0
         for frame, repeats in resample(timed, float(rate), fps):
-            decoded += 1
-            yield frame.to_ndarray(format="rgb24"), repeats
-        if decoded == 0:
+            image = _rgb_view(frame)
+            if image.shape != buffer.shape[1:]:  # first frame, or the size changed mid-stream
+                if n:
+                    yield buffer[:n]
+                buffer, n = np.empty((CHUNK, *image.shape), np.uint8), 0
+            for _ in range(repeats):
+                buffer[n] = image
+                n += 1
+                if n == CHUNK:
+                    yield buffer
+                    n = 0
+        if len(buffer) == 0:
             raise VideoDecodeError("no decodable frames")
+        if n:
+            yield buffer[:n]
 
 
-def _decord_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
+def _decord_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
+    """Yields (n, H, W, 3) uint8 chunks of resampled full-size frames."""
     import decord
 
     try:
@@ -98,9 +110,8 @@ def _decord_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
         times = reader.get_frame_timestamp(range(len(reader)))[:, 0]
         picked = list(resample(zip(times.tolist(), range(len(reader))), reader.get_avg_fps(), fps))
         for start in range(0, len(picked), CHUNK):
-            part = picked[start : start + CHUNK]
-            batch = reader.get_batch([i for i, _ in part]).asnumpy()
-            yield from zip(batch, (repeats for _, repeats in part))
+            index, repeats = zip(*picked[start : start + CHUNK])
+            yield np.repeat(reader.get_batch(list(index)).asnumpy(), repeats, axis=0)
     except decord.DECORDError as err:
         raise VideoDecodeError(_first_line(err)) from err
     except RuntimeError as err:  # decord reports unreadable files as plain RuntimeError
@@ -109,10 +120,7 @@ def _decord_frames(path: Path, fps: float) -> Iterator[tuple[np.ndarray, int]]:
         raise VideoDecodeError(_first_line(err)) from err
 
 
-BACKENDS: dict[str, Callable[[Path, float], Iterator[tuple[np.ndarray, int]]]] = {
-    "pyav": _pyav_frames,
-    "decord": _decord_frames,
-}
+BACKENDS: dict[str, Callable[[Path, float], Iterator[np.ndarray]]] = {"pyav": _pyav_chunks, "decord": _decord_chunks}
 
 
 def resolve_backend(name: str) -> str:
@@ -138,7 +146,8 @@ def decode_video(path: str | Path, size: int, fps: float, pad: bool = False, bac
     if path.stat().st_size == 0:
         raise VideoDecodeError("empty file")
     try:
-        yield from _frames_in_chunks(BACKENDS[resolve_backend(backend)](path, fps), size, pad)
+        for chunk in BACKENDS[resolve_backend(backend)](path, fps):
+            yield fit_frames(chunk, size, pad)
     except av.FFmpegError as err:
         during = "" if err.filename == str(path) else " while decoding (truncated or corrupt stream)"
         raise VideoDecodeError(f"{err.strerror}{during}") from err

@@ -83,7 +83,7 @@ def prepare_one(video_id: str, path: Path, parts: Path, options: dict[str, Any])
     try:
         with open(tmp, "wb") as fh:
             for chunk in decode_video(path, options["size"], options["fps"], options["pad"], options["backend"]):
-                fh.write(chunk.tobytes())
+                fh.write(chunk.data)
                 row["frames"] += len(chunk)
         os.replace(tmp, raw)
         row.update(height=options["size"], width=options["size"], status="ok")
