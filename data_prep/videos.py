@@ -51,6 +51,7 @@ class PrepSummary:
 
     ok: int = 0
     reused: int = 0
+    dropped: int = 0
     frames: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ class PrepSummary:
         return (
             f"{out}: {self.ok} videos ok ({self.reused} reused from an earlier run), "
             f"{len(self.failures)} failed, {self.frames} frames"
+            + (f"; {self.dropped} videos of the earlier store are no longer in SRC and were dropped" if self.dropped else "")
         )
 
 
@@ -105,11 +107,13 @@ def _worker_init() -> None:
 
 
 def _check_options(out: Path, options: dict[str, Any]) -> None:
+    """An earlier (partial) store in ``out`` must have the same frames: size, fps and pad (the
+    backends give the same frames, so a run may resume with the other one)."""
     for path in (out / "meta.json", out / "parts" / "options.json"):
         if path.is_file():
             found = json.loads(path.read_text())
             found = found.get("options", found)
-            if any(found.get(k) != v for k, v in options.items()):
+            if any(found.get(k) != options[k] for k in ("size", "fps", "pad")):
                 raise DatasetFolderError(
                     f"{out}: prepared earlier with {found}, now asked for {options}; use --overwrite to start again"
                 )
@@ -172,7 +176,8 @@ def prepare_videos(
     stored = {row["id"]: v for v, row in enumerate(store.videos)} if store else {}
     done = _done_parts(parts, videos)
     todo = [(vid, path, parts, options) for vid, path in videos.items() if vid not in done and vid not in stored]
-    summary = PrepSummary(reused=sum(vid in stored or vid in done for vid in videos))
+    summary = PrepSummary(reused=sum(vid in stored or vid in done for vid in videos),
+                          dropped=sum(vid not in videos for vid in stored))
     failed_rows = {}
     with tqdm(total=len(todo), desc="videos", unit="video") as bar:
         for row in _run(todo, workers):

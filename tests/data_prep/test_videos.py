@@ -155,6 +155,9 @@ def test_rerun_reuses_the_finished_store_and_adds_new_videos(tmp_path, video_fol
     assert (summary.ok, summary.reused) == (7, 6)
     prepare_videos(video_folder, tmp_path / "fresh", size=24)
     assert store_bytes(tmp_path / "out") == store_bytes(tmp_path / "fresh")
+    (video_folder / "v0.mp4").unlink()
+    summary = prepare_videos(video_folder, tmp_path / "out", size=24, backend="auto")
+    assert (summary.ok, summary.reused, summary.dropped) == (6, 6, 1)
     with pytest.raises(DatasetFolderError, match="--overwrite"):
         prepare_videos(video_folder, tmp_path / "out", size=32)
     assert prepare_videos(video_folder, tmp_path / "out", size=32, overwrite=True).reused == 0
