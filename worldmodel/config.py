@@ -79,6 +79,7 @@ class ObjectiveConfig:
     learn_temperature: bool = False
     hidden: int = 256  # scale network (hinfonce) or predictor head (byol, simsiam)
     ema_momentum: float = 0.99  # base momentum of the EMA target (byol); cosine schedule to 1
+    byol_predictor: bool = True  # byol: predictor head q (False: identity, the variant that collapses)
     symmetric: bool = True  # use both directions of each pair, as in the paper
     simsiam_predictor: bool = True  # simsiam: predictor head h (False: identity, a collapsing variant)
     simsiam_stop_gradient: bool = True  # simsiam: stop-gradient on the target (False: collapsing variant)
@@ -104,6 +105,9 @@ class TrainConfig:
     keep_checkpoints: int = 2
     grad_clip: float = 0.0  # 0 disables clipping
     threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
+    collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
+    collapse_max_centre_norm: float = 0.9  # collapse alarm: centre norm ‖s‖ at or above this
+    collapse_min_residual_norm: float = 0.05  # collapse alarm: residual norm ρ at or below this
 
 
 @dataclass

@@ -8,7 +8,7 @@ checkpoint repeats exactly the steps an uninterrupted run would have taken.
 Run folder::
 
     config.yaml          the resolved config
-    metrics.jsonl        one JSON object per logged step
+    metrics.jsonl        one JSON object per logged step (losses averaged over processes)
     tb/                  TensorBoard events
     checkpoints/step_N/  Accelerate state (model, EMA target, optimiser, scheduler, RNG) + step.json
     model.safetensors    final weights;  run.json: input shape, steps, wall time
@@ -34,6 +34,7 @@ from worldmodel.config import Config, load_config, save_config
 from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.models.world_model import beta_at, ema_momentum_at
+from worldmodel.objectives.centre import CentreStats, collapse_alarm
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -96,6 +97,45 @@ def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: in
     accelerator.wait_for_everyone()
 
 
+class MetricsLog:
+    """The main process's ``metrics.jsonl`` and TensorBoard events, with the collapse alarm.
+
+    From step ``train.collapse_grace_steps`` on (a fresh encoder's embeddings all point alike,
+    which is not collapse), each record's ``centre_norm`` and ``residual_norm`` go through
+    :func:`~worldmodel.objectives.centre.collapse_alarm` with the thresholds of ``train``; the
+    first time it fires, the message is printed and stored in that record as
+    ``collapse_warning`` (and as TensorBoard text).
+    """
+
+    def __init__(self, run_dir: Path, train_cfg) -> None:
+        self.file = open(run_dir / "metrics.jsonl", "a")
+        self.writer = SummaryWriter(str(run_dir / "tb"))
+        self.cfg = train_cfg
+        self.warned = False
+
+    def write(self, record: dict[str, float]) -> None:
+        step = record["step"]
+        if self.warned or step < self.cfg.collapse_grace_steps:
+            alarm = None
+        else:
+            alarm = collapse_alarm(CentreStats(record["centre_norm"], record["residual_norm"]),
+                                   self.cfg.collapse_max_centre_norm, self.cfg.collapse_min_residual_norm)
+        if alarm:
+            self.warned = True
+            record = record | {"collapse_warning": alarm}
+            tqdm.write(f"warning: step {step}: {alarm}")
+            self.writer.add_text("collapse_warning", alarm, step)
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        for key, value in record.items():
+            if key != "step" and isinstance(value, float):
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.file.close()
+        self.writer.close()
+
+
 def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -141,8 +181,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
                                start, accelerator.process_index, accelerator.num_processes)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
-    writer = SummaryWriter(str(run_dir / "tb")) if main else None
-    metrics_file = open(run_dir / "metrics.jsonl", "a") if main else None
+    log = MetricsLog(run_dir, cfg.train) if main else None
     bar = tqdm(total=cfg.train.steps, initial=start, disable=not main, desc=cfg.name, dynamic_ncols=True,
                mininterval=1.0)
 
@@ -175,17 +214,14 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
         tick = now
         bar.update(1)
         done = step + 1
-        if main and (done % cfg.train.log_every == 0 or done == cfg.train.steps):
-            record = {"step": done, "beta": beta, "lr": scheduler.get_last_lr()[0],
-                      **{k: float(v.detach()) for k, v in out.items()},
-                      "data_time": data_time, "compute_time": compute_time}
-            metrics_file.write(json.dumps(record) + "\n")
-            metrics_file.flush()
-            for key, value in record.items():
-                if key != "step":
-                    writer.add_scalar(key, value, done)
-            share = data_time / max(data_time + compute_time, 1e-9)
-            bar.set_postfix(loss=f"{record['loss']:.4f}", data=f"{share:.0%}")
+        if done % cfg.train.log_every == 0 or done == cfg.train.steps:
+            means = accelerator.reduce(torch.stack([v.detach().float() for v in out.values()]), reduction="mean")
+            if main:
+                record = {"step": done, "beta": beta, "lr": scheduler.get_last_lr()[0],
+                          **dict(zip(out, means.tolist())), "data_time": data_time, "compute_time": compute_time}
+                log.write(record)
+                share = data_time / max(data_time + compute_time, 1e-9)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", data=f"{share:.0%}")
         if done % cfg.train.checkpoint_every == 0 or done == end:
             save_checkpoint(accelerator, run_dir, done, cfg.train.keep_checkpoints)
     bar.close()
@@ -197,8 +233,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
              "wall_time_s": time.perf_counter() - t_start, "data_time_s": data_time,
              "compute_time_s": compute_time, "processes": accelerator.num_processes}, indent=2))
     if main:
-        metrics_file.close()
-        writer.close()
+        log.close()
     accelerator.wait_for_everyone()
     return run_dir
 

@@ -16,3 +16,11 @@ def test_byol_loss_formula_and_stop_gradient():
     assert torch.allclose(loss, ref)
     loss.backward()
     assert target.grad is None
+
+
+def test_byol_without_predictor_compares_the_embeddings_directly():
+    obj = BYOL(4, ObjectiveConfig(byol_predictor=False))
+    pred, target = torch.randn(2, 8, 4), torch.randn(2, 8, 4)
+    ref = (2 - 2 * F.cosine_similarity(pred, target, dim=-1)).mean()
+    assert torch.allclose(obj(pred, target, pred), ref, atol=1e-6)
+    assert sum(p.numel() for p in obj.parameters()) == 0

@@ -7,6 +7,9 @@
     L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
+
+The forward pass also returns the collapse monitor's statistics (detached, see
+:func:`collapse_stats`), which the training loop logs and checks with the collapse alarm.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from worldmodel.models.encoders import build_encoder
 from worldmodel.models.latents import build_latent
 from worldmodel.models.predictors import build_predictor
 from worldmodel.objectives import build_objective
+from worldmodel.objectives.centre import centre_norm, residual_norm
 
 
 def beta_at(step: int, beta: float, warmup_steps: int) -> float:
@@ -32,6 +36,23 @@ def beta_at(step: int, beta: float, warmup_steps: int) -> float:
 def ema_momentum_at(step: int, total_steps: int, base: float) -> float:
     """BYOL's cosine schedule: momentum rises from ``base`` to 1 over training."""
     return 1 - (1 - base) * (math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)) + 1) / 2
+
+
+@torch.no_grad()
+def collapse_stats(online: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    """Scalars that signal collapse, without gradient.
+
+    Args:
+        online: (B, D) online embeddings f(x).
+        targets: (V, B, D) target embeddings, the V directions' targets as views of each pair.
+
+    Returns:
+        ``centre_norm`` ‖s‖ and ``residual_norm`` ρ of the normalised targets (see
+        :mod:`worldmodel.objectives.centre`), and ``embedding_std``, the batch standard deviation
+        of the online embeddings averaged over the D dimensions (0 for a constant encoder).
+    """
+    return {"centre_norm": centre_norm(targets), "residual_norm": residual_norm(targets),
+            "embedding_std": online.float().std(dim=0).mean()}
 
 
 class WorldModel(nn.Module):
@@ -60,7 +81,8 @@ class WorldModel(nn.Module):
             return self.target_encoder(context), self.target_encoder(target)
 
     def forward(self, batch: dict[str, Tensor], beta: float) -> dict[str, Tensor]:
-        """Losses for one batch: ``loss`` (to minimise), ``ssl``, ``reg``, ``aux`` and latent stats."""
+        """Losses for one batch: ``loss`` (to minimise), ``ssl``, ``reg``, ``aux``, latent stats and
+        :func:`collapse_stats` (all scalars)."""
         context, target, action = batch["context"], batch["target"], batch.get("action")
         fx, fx_pos = self.encode(context), self.encode(target)
         gx, gx_pos = self._targets(context, target, fx, fx_pos)
@@ -83,7 +105,7 @@ class WorldModel(nn.Module):
         out = {"loss": ssl + beta * reg + aux, "ssl": ssl, "reg": reg, "aux": aux}
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
-        return out
+        return out | collapse_stats(fx, aims)
 
     @torch.no_grad()
     def update_target(self, momentum: float) -> None:

@@ -2,8 +2,9 @@
 
     L = mean_{v,i} (2 − 2 cos(q(pred_vi), sg(target_vi)))
 
-where q is a two-layer MLP head and the target comes from an EMA copy of the encoder
-(the world model owns the EMA; this module only states that it needs one).
+where q is SimSiam's two-layer :func:`~worldmodel.objectives.simsiam.prediction_head` (or the
+identity with ``byol_predictor=False``, the variant that collapses) and the target comes from an
+EMA copy of the encoder (the world model owns the EMA; this module only states that it needs one).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from worldmodel.objectives.similarity import at_least_fp32
+from worldmodel.objectives.simsiam import prediction_head
 
 
 class BYOL(nn.Module):
@@ -21,9 +23,7 @@ class BYOL(nn.Module):
 
     def __init__(self, dim: int, cfg) -> None:
         super().__init__()
-        self.head = nn.Sequential(
-            nn.Linear(dim, cfg.hidden), nn.BatchNorm1d(cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, dim)
-        )
+        self.head = prediction_head(dim, cfg.hidden) if cfg.byol_predictor else nn.Identity()
 
     def forward(self, pred: Tensor, target: Tensor, context: Tensor) -> Tensor:
         views, batch, dim = pred.shape
