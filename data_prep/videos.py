@@ -197,8 +197,17 @@ def prepare_videos(
     return summary
 
 
-def _consolidate(out, videos, store, stored, done, failed_rows, options) -> list[dict[str, Any]]:
-    """Write the finished store from the parts and the earlier store; returns manifest rows."""
+def _consolidate(
+    out: Path,
+    videos: dict[str, Path],
+    store: FrameStore | None,
+    stored: dict[str, int],
+    done: dict[str, dict[str, Any]],
+    failed_rows: dict[str, dict[str, Any]],
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Write the finished store, in the order of ``videos``, from the parts (``done``) and the
+    earlier ``store`` (its video index by id in ``stored``); returns the manifest rows."""
     rows = []
     for vid in videos:
         if vid in stored:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from framestores import make_store
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from worldmodel.data.batched import passthrough_collate
 from worldmodel.data.frames import FramePairs, split_videos
@@ -84,3 +84,17 @@ def test_a_pickled_dataset_reopens_its_store(store):
     copy = pickle.loads(pickle.dumps(pairs))
     one, two = pairs.__getitems__([0, 9, 30]), copy.__getitems__([0, 9, 30])
     assert all(torch.equal(one[key], two[key]) for key in one)
+
+
+def test_ranks_of_a_distributed_run_split_the_pairs_deterministically(store):
+    pairs = FramePairs(store, context=2, gap=1, split="all")
+
+    def rank_batches(rank: int) -> list[dict[str, torch.Tensor]]:
+        sampler = DistributedSampler(pairs, num_replicas=2, rank=rank, shuffle=True, seed=0, drop_last=True)
+        sampler.set_epoch(3)
+        return list(DataLoader(pairs, batch_size=4, sampler=sampler, collate_fn=passthrough_collate))
+
+    first, again = rank_batches(0), rank_batches(0)
+    assert all(torch.equal(a["context"], b["context"]) for a, b in zip(first, again, strict=True))
+    seen = [(v, s) for rank in (0, 1) for batch in rank_batches(rank) for v, s in zip(batch["video"].tolist(), batch["start"].tolist())]
+    assert len(seen) == len(set(seen)) == len(pairs) // 2 * 2
