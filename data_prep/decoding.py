@@ -13,7 +13,7 @@ output frames exist for every t_k before that. ``fps=0`` keeps every source fram
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Generator, Iterable, Iterator, TypeVar
 
 import av
 import numpy as np
@@ -46,8 +46,9 @@ def resample(timed: Iterable[tuple[float, T]], source_fps: float, fps: float) ->
         yield from _emit(previous, k, previous[0] + 1 / source_fps, fps, eps)
 
 
-def _emit(previous: tuple[float, T], k: int, until: float, fps: float, eps: float):
-    """Yield ``previous`` for the output frames k, k+1, … whose time is before ``until``."""
+def _emit(previous: tuple[float, T], k: int, until: float, fps: float, eps: float) -> Generator[tuple[T, int], None, int]:
+    """Yield ``previous`` for the output frames k, k+1, … whose time is before ``until``;
+    returns the next output frame index."""
     if fps <= 0:
         yield previous[1], 1
         return k + 1

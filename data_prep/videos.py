@@ -159,6 +159,8 @@ def prepare_videos(
     overwrite: bool = False,
 ) -> PrepSummary:
     """Prepare (or finish preparing) the frame store ``out`` from the videos under ``src``."""
+    if size < 1 or fps < 0 or workers < 1:
+        raise ValueError(f"need size ≥ 1, fps ≥ 0 and workers ≥ 1, got size={size}, fps={fps}, workers={workers}")
     out, parts = Path(out), Path(out) / "parts"
     options = {"size": size, "fps": fps, "pad": pad, "backend": resolve_backend(backend)}
     videos = find_videos(src)
@@ -264,7 +266,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     try:
         summary = prepare_videos(args.src, args.out, args.size, args.fps, args.pad, args.backend, args.workers, args.overwrite)
-    except (FileNotFoundError, DatasetFolderError) as err:
+    except (FileNotFoundError, ValueError) as err:  # DatasetFolderError is a ValueError
         raise SystemExit(f"error: {err}") from err
     for video_id, reason in summary.failures:
         print(f"failed: {video_id}: {reason}", file=sys.stderr)
