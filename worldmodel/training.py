@@ -147,7 +147,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
     after that global step with a checkpoint (for time-sliced jobs), to be resumed later.
     """
     run_dir = Path(run_dir)
-    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
+    # step_scheduler_with_optimizer=False: the LR schedule counts optimiser steps, not steps × processes
+    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision, step_scheduler_with_optimizer=False)
     main = accelerator.is_main_process
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from worldmodel.config import ObjectiveConfig
 from worldmodel.objectives import AnInfoNCE, HInfoNCE, InfoNCE
+from worldmodel.objectives.infonce import info_nce
+from worldmodel.objectives.similarity import pairwise_similarity
 
 
 def naive_infonce(pred, target, sim, scale):
@@ -76,3 +78,18 @@ def test_learnable_temperature_receives_gradient_and_starts_at_tau():
     pred = torch.randn(2, 4, 3)
     obj(pred, pred + 0.1 * torch.randn_like(pred), pred).backward()
     assert obj.log_scale.grad is not None and obj.log_scale.grad.abs() > 0
+
+
+@pytest.mark.parametrize("views", [1, 2])
+def test_info_nce_rows_split_over_processes_average_to_the_global_loss(views):
+    """Each of W processes scores its slice of the predictions against all gathered targets."""
+    torch.manual_seed(3)
+    world, local = 3, 4
+    pred, target = torch.randn(views, world * local, 5), torch.randn(views, world * local, 5)
+    global_logits = pairwise_similarity(pred.reshape(-1, 5), target.reshape(-1, 5), "cosine")
+    reference = info_nce(global_logits, views)
+    parts = []
+    for rank in range(world):
+        mine = pred[:, rank * local : (rank + 1) * local].reshape(-1, 5)
+        parts.append(info_nce(pairwise_similarity(mine, target.reshape(-1, 5), "cosine"), views, rank, world))
+    assert torch.allclose(torch.stack(parts).mean(), reference, atol=1e-6)

@@ -3,7 +3,9 @@
 All three score every prediction against every target and treat the aligned target as the
 positive. With V=2 directions (x→x⁺ and x⁺→x, stacked), the targets of the other direction
 are negatives too, except the prediction's own context (which is the other direction's target
-at the same batch index): it is masked out, as in SimCLR's NT-Xent.
+at the same batch index): it is masked out, as in SimCLR's NT-Xent. Under several processes
+(each with its slice of the global batch) the targets of all processes are gathered with
+gradients kept, so every prediction meets the negatives of the whole global batch.
 
     logits_ij = s_i · sim(pred_i, target_j)           (masked: j = partner(i) → −∞)
     L = −(1/N) Σ_i log softmax_j(logits_i)[i]
@@ -21,25 +23,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from worldmodel.objectives.distributed import gather_with_grad
 from worldmodel.objectives.similarity import at_least_fp32, pairwise_similarity
 
 
-def info_nce(logits: Tensor, views: int) -> Tensor:
-    """Cross-entropy of stacked logits with positives on the diagonal.
+def info_nce(logits: Tensor, views: int, rank: int = 0, world: int = 1) -> Tensor:
+    """Cross-entropy of stacked logits against the aligned targets.
 
     Args:
-        logits: (V·B, V·B) scores, rows and columns ordered direction-major.
+        logits: (V·B, V·W·B) scores of this process's V·B predictions against the targets of all
+            W processes. Rows are direction-major (v, b); columns are direction-major, then
+            process, then batch index (v, r, b), as :func:`gather_with_grad` along the batch
+            axis of (V, B, D) targets gives them.
         views: V, the number of stacked directions (1 or 2). With 2, the partner column
-            (same batch index, other direction) is excluded from the negatives.
+            (same sample, other direction) is excluded from the negatives.
+        rank, world: this process's index r and the number of processes W; row (v, b) has its
+            positive at column (v, r, b).
 
     Returns:
-        scalar mean loss.
+        scalar mean loss over this process's rows.
     """
-    n = logits.shape[0]
+    rows = logits.shape[0]
+    batch = rows // views
+    row = torch.arange(rows, device=logits.device)
+    direction, index = row // batch, row % batch
+    labels = direction * world * batch + rank * batch + index
     if views == 2:
-        partner = torch.eye(n, dtype=torch.bool, device=logits.device).roll(n // 2, dims=1)
+        partner = torch.zeros_like(logits, dtype=torch.bool)
+        partner[row, (1 - direction) * world * batch + rank * batch + index] = True
         logits = logits.masked_fill(partner, float("-inf"))
-    labels = torch.arange(n, device=logits.device)
     return F.cross_entropy(at_least_fp32(logits), labels)
 
 
@@ -69,9 +81,10 @@ class InfoNCE(nn.Module):
 
     def forward(self, pred: Tensor, target: Tensor, context: Tensor) -> Tensor:
         views, _, dim = pred.shape
+        target, rank, world = gather_with_grad(target, dim=1)  # negatives from every process
         pred, target, context = (t.reshape(-1, dim) for t in (pred, target, context))
         sim = pairwise_similarity(pred, target, self.similarity, self.dimension_weights())
-        return info_nce(self.row_scale(context) * sim, views)
+        return info_nce(self.row_scale(context) * sim, views, rank, world)
 
 
 class AnInfoNCE(InfoNCE):
