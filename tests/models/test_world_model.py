@@ -1,0 +1,65 @@
+"""The JEPA-style world model: EMA target branch and its momentum schedule, clips end to end."""
+
+import math
+
+import pytest
+import torch
+
+from worldmodel.config import load_config
+from worldmodel.models import WorldModel
+from worldmodel.models.world_model import ema_momentum_at
+
+torch.set_num_threads(1)
+
+
+def clip_model(*overrides):
+    """BYOL world model on (2, 1, 16, 16) clips with a CNN encoder and a BatchNorm projector (buffers)."""
+    cfg = load_config(None, ["objective.kind=byol", "objective.hidden=16", "model.encoder.kind=cnn",
+                             "model.encoder.width=8", "model.encoder.out_dim=6", "model.encoder.projector_hidden=12",
+                             *overrides])
+    return WorldModel(cfg, (2, 1, 16, 16))
+
+
+def clip_batch(b=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {key: torch.randint(0, 256, (b, 2, 1, 16, 16), dtype=torch.uint8, generator=g) for key in ("context", "target")}
+
+
+def test_ema_update_matches_its_formula_and_copies_buffers():
+    torch.manual_seed(0)
+    model = clip_model()
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.add_(torch.randn_like(p))
+        model.encoder.head[1].running_mean.fill_(0.25)
+    before = [p.clone() for p in model.target_encoder.parameters()]
+    model.update_target(0.9)
+    for old, new, online in zip(before, model.target_encoder.parameters(), model.encoder.parameters()):
+        assert torch.allclose(new, 0.9 * old + 0.1 * online, atol=1e-6)
+    assert torch.equal(model.target_encoder.head[1].running_mean, torch.full((12,), 0.25))
+
+
+def test_momentum_schedule_rises_from_base_to_one_along_a_cosine():
+    assert ema_momentum_at(0, 100, 0.99) == pytest.approx(0.99)
+    assert ema_momentum_at(50, 100, 0.99) == pytest.approx(0.995)
+    assert ema_momentum_at(25, 100, 0.99) == pytest.approx(1 - 0.01 * (math.cos(math.pi / 4) + 1) / 2)
+    assert ema_momentum_at(100, 100, 0.99) == pytest.approx(1.0) == ema_momentum_at(150, 100, 0.99)
+
+
+def test_no_gradient_reaches_the_target_encoder():
+    torch.manual_seed(0)
+    model = clip_model("model.latent.kind=gaussian", "model.latent.dim=6", "model.latent.hidden=8")
+    out = model(clip_batch(), beta=1.0)
+    out["loss"].backward()
+    assert all(not p.requires_grad and p.grad is None for p in model.target_encoder.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert not any(p is q for p in model.target_encoder.parameters() for q in model.encoder.parameters())
+
+
+def test_forward_on_uint8_clips_returns_finite_losses_and_monitor_stats():
+    torch.manual_seed(0)
+    out = clip_model("model.latent.kind=mixture", "model.latent.dim=6", "model.latent.components=3")(clip_batch(), 0.5)
+    for key in ("loss", "ssl", "reg", "kl", "prior_modes", "centre_norm", "residual_norm", "embedding_std"):
+        assert out[key].dim() == 0 and torch.isfinite(out[key])
+    assert 0.0 <= out["centre_norm"].item() <= 1.0
+    assert out["loss"].item() == pytest.approx((out["ssl"] + 0.5 * out["reg"] + out["aux"]).item(), rel=1e-6)
