@@ -47,3 +47,8 @@ def test_saved_config_round_trips(tmp_path):
     cfg = load_config(None, ["model.latent.kind=sparse", "data.generator_args={dim: 4}"])
     save_config(cfg, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == cfg
+
+
+def test_mixed_precision_no_survives_yaml_boolean(tmp_path):
+    assert load_config(write(tmp_path, "train: {mixed_precision: no}\n")).train.mixed_precision == "no"
+    assert load_config(None, ["train.mixed_precision=no"]).train.mixed_precision == "no"

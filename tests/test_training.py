@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
 
 from data_prep.numerical import generate_numerical
@@ -55,3 +56,14 @@ def test_resume_continues_step_count_and_matches_uninterrupted(homoscedastic, tm
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
     a, b = load_file(str(part / "model.safetensors")), load_file(str(full / "model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_bf16_autocast_tracks_fp32(homoscedastic, tmp_path):
+    losses = {}
+    for precision in ("no", "bf16"):
+        run = train(small_config(homoscedastic, "train.steps=40", "train.log_every=10", "optim.lr=0.003",
+                                 f"train.mixed_precision={precision}"), tmp_path / precision)
+        losses[precision] = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+        AcceleratorState._reset_state(reset_partial_state=True)  # the next run uses another precision
+    assert losses["bf16"][-1] < losses["bf16"][0] - 0.5  # it learns
+    assert losses["bf16"] == pytest.approx(losses["no"], rel=0.05)

@@ -164,6 +164,9 @@ def _check_keys(tree: Any, source: str, prefix: str = "") -> None:
 
 
 def _check_choices(cfg: DictConfig, source: str) -> None:
+    # YAML reads a bare `no` as the boolean false, which a string field stores as "False".
+    if OmegaConf.select(cfg, "train.mixed_precision") == "False":
+        cfg.train.mixed_precision = "no"
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
