@@ -33,3 +33,16 @@ def test_config_trains_on_clips(config, tiny_mmnist, tmp_path):
     assert [r["step"] for r in records] == [1, 2] and all(math.isfinite(r["loss"]) for r in records)
     assert json.loads((run / "run.json").read_text())["in_shape"] == [3, 1, 32, 32]
     assert load_run(run)[1].encoder.out_dim == 64
+
+
+def test_resumed_clip_run_repeats_the_uninterrupted_losses(tiny_mmnist, tmp_path):
+    overrides = [f"data.path={tiny_mmnist}", "model.encoder.width=8", "model.latent.hidden=16", "model.predictor.hidden=16",
+                 "objective.hidden=16", "train.batch_size=8", "train.steps=4", "train.log_every=1",
+                 "train.checkpoint_every=2", "train.threads=1"]
+    cfg = load_config("configs/mmnist/adassl_v.yaml", overrides)
+    full = train(cfg, tmp_path / "full")
+    train(cfg, tmp_path / "part", stop_at=2)
+    part = train(cfg, tmp_path / "part", resume=True)
+    losses = lambda run: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses(part)) == 4
+    assert losses(part) == pytest.approx(losses(full), rel=1e-5)
