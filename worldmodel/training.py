@@ -76,10 +76,15 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+def _checkpoint_step(path: Path) -> int:
+    """N of a ``step_N`` checkpoint folder."""
+    return int(path.name.split("_")[1])
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """Newest complete checkpoint (one with ``step.json``, written last) or None."""
     done = [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "step.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("_")[1]), default=None)
+    return max(done, key=_checkpoint_step, default=None)
 
 
 def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int) -> None:
@@ -91,7 +96,7 @@ def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: in
         (tmp / "step.json").write_text(json.dumps({"step": step}))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
-        done = sorted((p for p in root.glob("step_*")), key=lambda p: int(p.name.split("_")[1]))
+        done = sorted(root.glob("step_*"), key=_checkpoint_step)
         for old in done[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
