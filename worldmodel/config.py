@@ -103,7 +103,8 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: int = 1000
     keep_checkpoints: int = 2
-    grad_clip: float = 0.0  # 0 disables clipping
+    grad_clip: float = 0.0  # max global gradient norm; 0 disables clipping
+    skip_nonfinite: int = 0  # batches with a NaN/inf loss to skip (and count) before stopping; 0 stops at the first
     threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
     collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
     collapse_max_centre_norm: float = 0.9  # collapse alarm: centre norm ‖s‖ at or above this

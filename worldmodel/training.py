@@ -3,7 +3,15 @@
 Accelerate owns the device, mixed precision, multi-process data parallelism and checkpoint
 state; this file owns the order of things. Every step's randomness (latent samples, masks) is
 seeded from (seed, step, rank) and the batch order from (seed, epoch), so a run resumed from a
-checkpoint repeats exactly the steps an uninterrupted run would have taken.
+checkpoint repeats exactly the steps an uninterrupted run would have taken: its final weights
+are bit-identical on CPU.
+
+Faults: SIGTERM / SIGINT end the run after the current step with a checkpoint
+(:class:`TrainingInterrupted`; a second signal stops at once); a non-finite loss stops it before
+the weights change (:class:`NonFiniteLoss`), or skips and counts up to
+``train.skip_nonfinite`` such batches. Under several processes these decisions are agreed on
+every step, so all processes stop at the same step. Checkpoints: see
+:mod:`worldmodel.checkpoints`.
 
 Run folder::
 
@@ -18,7 +26,9 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -30,11 +40,25 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from worldmodel.config import Config, load_config, save_config
+from worldmodel.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from worldmodel.config import Config, ConfigError, load_config, save_config
 from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.models.world_model import beta_at, ema_momentum_at
 from worldmodel.objectives.centre import CentreStats, collapse_alarm
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The loss of a step was NaN or infinite; the message gives the step and the loss terms."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGTERM or SIGINT ended the run after a checkpoint; ``signal``, ``step``, ``checkpoint``."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
+        self.signal, self.step, self.checkpoint = signum, step, checkpoint
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; "
+                         f"checkpoint {checkpoint}; continue with --resume")
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -47,9 +71,9 @@ class StepBatchSampler(Sampler[list[int]]):
     def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0,
                  rank: int = 0, world: int = 1) -> None:
         if global_batch % world:
-            raise ValueError(f"train.batch_size {global_batch} is not divisible by {world} processes")
+            raise ConfigError(f"train.batch_size {global_batch} is not divisible by {world} processes")
         if n < global_batch:
-            raise ValueError(f"dataset has {n} samples, fewer than train.batch_size {global_batch}")
+            raise ConfigError(f"dataset has {n} samples, fewer than train.batch_size {global_batch}")
         self.n, self.global_batch, self.steps, self.seed = n, global_batch, steps, seed
         self.start, self.rank, self.local = start, rank, global_batch // world
         self.per_epoch = n // global_batch
@@ -76,34 +100,54 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def _checkpoint_step(path: Path) -> int:
-    """N of a ``step_N`` checkpoint folder."""
-    return int(path.name.split("_")[1])
+class StopRequests:
+    """Context manager turning SIGTERM and SIGINT into a request to stop after the current step.
+
+    ``signum`` is the first signal received (None before). A second signal restores the
+    previous handlers and re-raises it, for a user who does not want to wait. Outside the main
+    thread (where Python cannot install handlers) it records nothing.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            self._restore()
+            signal.raise_signal(signum)
+        self.signum = signum
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def __enter__(self) -> "StopRequests":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """Newest complete checkpoint (one with ``step.json``, written last) or None."""
-    done = [p for p in (run_dir / "checkpoints").glob("step_*") if (p / "step.json").is_file()]
-    return max(done, key=_checkpoint_step, default=None)
-
-
-def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int) -> None:
-    """Write state to a temporary folder, then rename: a killed save never looks complete."""
-    root = run_dir / "checkpoints"
-    final, tmp = root / f"step_{step}", root / f".tmp_step_{step}"
-    accelerator.save_state(str(tmp))
-    if accelerator.is_main_process:
-        (tmp / "step.json").write_text(json.dumps({"step": step}))
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        done = sorted(root.glob("step_*"), key=_checkpoint_step)
-        for old in done[:-keep]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
+def agree(accelerator: Accelerator, *flags: bool) -> list[int]:
+    """For each flag, how many processes raised it (one all-reduce; no communication alone)."""
+    counts = torch.tensor([float(f) for f in flags], device=accelerator.device)
+    if accelerator.num_processes > 1:
+        counts = accelerator.reduce(counts, reduction="sum")
+    return [int(c) for c in counts.tolist()]
 
 
 class MetricsLog:
     """The main process's ``metrics.jsonl`` and TensorBoard events, with the collapse alarm.
+
+    Opened at step ``start`` of a resumed run, it first drops the records after ``start`` (a
+    killed run may have logged steps past its last checkpoint, and a torn last line), and
+    TensorBoard purges its events from ``start`` on: each step appears once in both logs.
 
     From step ``train.collapse_grace_steps`` on (a fresh encoder's embeddings all point alike,
     which is not collapse), each record's ``centre_norm`` and ``residual_norm`` go through
@@ -112,11 +156,31 @@ class MetricsLog:
     ``collapse_warning`` (and as TensorBoard text).
     """
 
-    def __init__(self, run_dir: Path, train_cfg) -> None:
-        self.file = open(run_dir / "metrics.jsonl", "a")
-        self.writer = SummaryWriter(str(run_dir / "tb"))
+    def __init__(self, run_dir: Path, train_cfg, start: int = 0) -> None:
+        path = run_dir / "metrics.jsonl"
+        kept = self._records_up_to(path, start)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        os.replace(tmp, path)
+        self.file = open(path, "a")
+        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start or None)
         self.cfg = train_cfg
-        self.warned = False
+        self.warned = any("collapse_warning" in record for record in kept)
+
+    @staticmethod
+    def _records_up_to(path: Path, start: int) -> list[dict]:
+        """The complete records of ``path`` for steps ≤ ``start``."""
+        if not path.is_file():
+            return []
+        records = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # the torn last line of a killed run
+                continue
+            if record["step"] <= start:
+                records.append(record)
+        return records
 
     def write(self, record: dict[str, float]) -> None:
         step = record["step"]
@@ -145,11 +209,25 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def _nonfinite_message(step: int, out: dict[str, torch.Tensor], seen_by: int, world: int, skipped: int,
+                       allowed: int) -> str:
+    """One line: the step, this process's loss terms, and what the run did about it."""
+    terms = ", ".join(f"{k}={float(v):.6g}" for k, v in out.items())
+    where = f" (on {seen_by} of {world} processes)" if world > 1 else ""
+    return (f"non-finite loss at step {step}{where}: {terms}; {skipped} non-finite batches, "
+            f"train.skip_nonfinite allows {allowed}; the weights of this step were not updated")
+
+
 def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int | None = None) -> Path:
     """Train the world model described by ``cfg``; returns the run folder.
 
-    ``resume`` continues from the newest complete checkpoint; ``stop_at`` ends this invocation
+    ``resume`` continues from the newest intact checkpoint; ``stop_at`` ends this invocation
     after that global step with a checkpoint (for time-sliced jobs), to be resumed later.
+
+    Raises:
+        NonFiniteLoss: a step's loss was NaN/inf (beyond ``train.skip_nonfinite`` skips).
+        TrainingInterrupted: SIGTERM/SIGINT arrived; a checkpoint of the last step was saved.
+        CheckpointError: ``resume`` found checkpoints but none intact and loadable.
     """
     run_dir = Path(run_dir)
     # step_scheduler_with_optimizer=False: the LR schedule counts optimiser steps, not steps × processes
@@ -174,78 +252,94 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     core: WorldModel = accelerator.unwrap_model(model)
 
-    start = 0
-    if resume:
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is not None:
-            accelerator.load_state(str(checkpoint))
-            start = json.loads((checkpoint / "step.json").read_text())["step"]
-            accelerator.print(f"resumed from {checkpoint} at step {start}")
+    start, skipped = 0, 0
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        info = load_checkpoint(accelerator, checkpoint)
+        start, skipped = info["step"], info.get("skipped_nonfinite", 0)
+        accelerator.print(f"resumed from {checkpoint} at step {start}")
 
     end = cfg.train.steps if stop_at is None else min(stop_at, cfg.train.steps)
     sampler = StepBatchSampler(len(dataset), cfg.train.batch_size, end, cfg.train.seed,
                                start, accelerator.process_index, accelerator.num_processes)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
-    log = MetricsLog(run_dir, cfg.train) if main else None
+    log = MetricsLog(run_dir, cfg.train, start) if main else None
     bar = tqdm(total=cfg.train.steps, initial=start, disable=not main, desc=cfg.name, dynamic_ncols=True,
                mininterval=1.0)
 
     t_start = time.perf_counter()
     data_time = compute_time = 0.0
+    grad_norm = None
     tick = time.perf_counter()
-    for step, batch in enumerate(loader, start=start):
-        batch = _to_device(batch, accelerator.device)
-        t_data = time.perf_counter()
-        torch.manual_seed(cfg.train.seed * 1_000_003 + step * 101 + accelerator.process_index)
+    try:
+        with StopRequests() as stop:
+            for step, batch in enumerate(loader, start=start):
+                batch = _to_device(batch, accelerator.device)
+                t_data = time.perf_counter()
+                torch.manual_seed(cfg.train.seed * 1_000_003 + step * 101 + accelerator.process_index)
 
-        beta = beta_at(step, cfg.model.latent.beta, cfg.model.latent.beta_warmup_steps)
-        with accelerator.autocast():
-            out = model(batch, beta)
-        loss = out["loss"]
-        if not torch.isfinite(loss):
-            terms = {k: float(v) for k, v in out.items()}
-            raise FloatingPointError(f"non-finite loss at step {step}: {terms}")
-        optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        if cfg.train.grad_clip > 0:
-            accelerator.clip_grad_norm_(params, cfg.train.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        core.update_target(ema_momentum_at(step, cfg.train.steps, cfg.objective.ema_momentum))
+                beta = beta_at(step, cfg.model.latent.beta, cfg.model.latent.beta_warmup_steps)
+                with accelerator.autocast():
+                    out = model(batch, beta)
+                loss = out["loss"]
+                nonfinite, signalled = agree(accelerator, not torch.isfinite(loss), stop.signum is not None)
+                if nonfinite:
+                    skipped += 1
+                    message = _nonfinite_message(step, out, nonfinite, accelerator.num_processes, skipped,
+                                                 cfg.train.skip_nonfinite)
+                    if skipped > cfg.train.skip_nonfinite:
+                        raise NonFiniteLoss(message)
+                    tqdm.write(f"warning: {message}; batch skipped")
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    accelerator.backward(loss)
+                    if cfg.train.grad_clip > 0:
+                        grad_norm = float(accelerator.clip_grad_norm_(params, cfg.train.grad_clip))
+                    optimizer.step()
+                    core.update_target(ema_momentum_at(step, cfg.train.steps, cfg.objective.ema_momentum))
+                scheduler.step()  # the schedule follows the step, skipped or not
 
-        now = time.perf_counter()
-        data_time += t_data - tick
-        compute_time += now - t_data
-        tick = now
-        bar.update(1)
-        done = step + 1
-        if done % cfg.train.log_every == 0 or done == cfg.train.steps:
-            means = accelerator.reduce(torch.stack([v.detach().float() for v in out.values()]), reduction="mean")
-            if main:
-                record = {"step": done, "beta": beta, "lr": scheduler.get_last_lr()[0],
-                          **dict(zip(out, means.tolist())), "data_time": data_time, "compute_time": compute_time}
-                log.write(record)
-                share = data_time / max(data_time + compute_time, 1e-9)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", data=f"{share:.0%}")
-        if done % cfg.train.checkpoint_every == 0 or done == end:
-            save_checkpoint(accelerator, run_dir, done, cfg.train.keep_checkpoints)
-    bar.close()
+                now = time.perf_counter()
+                data_time += t_data - tick
+                compute_time += now - t_data
+                tick = now
+                bar.update(1)
+                done = step + 1
+                if done % cfg.train.log_every == 0 or done == cfg.train.steps:
+                    means = accelerator.reduce(torch.stack([v.detach().float() for v in out.values()]),
+                                               reduction="mean")
+                    if main:
+                        record = {"step": done, "beta": beta, "lr": scheduler.get_last_lr()[0],
+                                  **dict(zip(out, means.tolist())), "skipped_nonfinite": skipped,
+                                  "data_time": data_time, "compute_time": compute_time}
+                        if grad_norm is not None:
+                            record["grad_norm"] = grad_norm
+                        log.write(record)
+                        share = data_time / max(data_time + compute_time, 1e-9)
+                        bar.set_postfix(loss=f"{record['loss']:.4f}", data=f"{share:.0%}")
+                if done % cfg.train.checkpoint_every == 0 or done == end or signalled:
+                    saved = save_checkpoint(accelerator, run_dir, done, cfg.train.keep_checkpoints,
+                                            skipped_nonfinite=skipped)
+                if signalled:
+                    raise TrainingInterrupted(stop.signum or signal.SIGTERM, done, saved)
+    finally:
+        bar.close()
+        if main:
+            log.close()
 
     if main and end == cfg.train.steps:
         save_file({k: v.contiguous() for k, v in core.state_dict().items()}, str(run_dir / "model.safetensors"))
         (run_dir / "run.json").write_text(json.dumps(
             {"in_shape": list(in_shape), "steps": cfg.train.steps, "resumed_from": start,
-             "wall_time_s": time.perf_counter() - t_start, "data_time_s": data_time,
+             "skipped_nonfinite": skipped, "wall_time_s": time.perf_counter() - t_start, "data_time_s": data_time,
              "compute_time_s": compute_time, "processes": accelerator.num_processes}, indent=2))
-    if main:
-        log.close()
     accelerator.wait_for_everyone()
     return run_dir
 
 
 def load_run(run_dir: str | Path) -> tuple[Config, WorldModel]:
-    """The config and trained model (eval mode, CPU) of a finished run."""
+    """The config and trained model (eval mode, CPU) of a finished run (safetensors: no pickles)."""
     run_dir = Path(run_dir)
     for name in ("config.yaml", "run.json", "model.safetensors"):
         if not (run_dir / name).is_file():
