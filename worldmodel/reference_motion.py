@@ -1,0 +1,138 @@
+"""A reference for camera motion where footage has no ground truth, and how well r predicts it.
+
+**Estimate** (``phase``): the global translation between the last context frame and the last
+target frame of each pair, by phase correlation (:func:`skimage.registration.phase_cross_correlation`,
+sub-pixel by upsampling the cross-power spectrum around its peak). Each frame is converted to
+grey, its mean removed and multiplied by a Hann window first, so that the wrap-around edges of
+the discrete Fourier transform do not pull the peak to zero shift. The result follows the
+convention of the camera-pan generator's ``camera_motion``: (dx, dy) is the camera's
+displacement in pixels, the image content moves by −(dx, dy).
+
+**Metrics** (added to ``eval.json`` by ``eval.py --reference-motion phase``): r is the posterior
+mean of q(r | f(x), g(x⁺)); a ridge probe r → reference motion is fitted on the train videos
+and scored on the test videos: ``r2_r_to_reference_motion``. Where the folder records the true
+motion (the store's ``action``), ``r2_reference_motion_to_truth`` (the estimate itself against
+the truth) and ``r2_r_to_true_motion`` are reported next to it. ``reference_motion.png`` in the
+run folder plots the probe's predictions against the reference on the test pairs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.filters import window
+from skimage.registration import phase_cross_correlation
+from sklearn.metrics import r2_score
+from torch import Tensor
+
+from worldmodel.data.frames import FramePairs
+from worldmodel.probes import fit_ridge_probe
+
+METHODS = ("phase",)
+MAX_PAIRS = 4000  # pairs per split used by the metrics, evenly spaced over the split
+
+
+def to_grey(frames: Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, H, W) frames (uint8 or float) → (N, H, W) float64 channel means."""
+    return np.asarray(frames, dtype=np.float64).mean(axis=1)
+
+
+def phase_correlation_motion(before: np.ndarray, after: np.ndarray, upsample_factor: int = 20) -> np.ndarray:
+    """Camera displacement from each ``before`` frame to its ``after`` frame.
+
+    Args:
+        before, after: (N, H, W) grey frames.
+        upsample_factor: sub-pixel precision 1 / upsample_factor pixels.
+
+    Returns:
+        (N, 2) float64 (dx, dy) in pixels: the content of ``after`` is that of ``before`` moved
+        by −(dx, dy).
+    """
+    if before.shape != after.shape or before.ndim != 3:
+        raise ValueError(f"before and after: expected two (N, H, W) arrays of one shape, got {before.shape} and {after.shape}")
+    hann = window("hann", before.shape[1:])
+    motion = np.empty((len(before), 2))
+    for i, (a, b) in enumerate(zip(before, after)):
+        shift, _, _ = phase_cross_correlation((a - a.mean()) * hann, (b - b.mean()) * hann,
+                                              upsample_factor=upsample_factor)
+        motion[i] = shift[::-1]  # (row, col) shift that registers `after` onto `before` = (dy, dx)
+    return motion
+
+
+def pair_reference_motion(batch: dict[str, Tensor], method: str = "phase") -> np.ndarray:
+    """(B, 2) reference camera displacement between the last context and last target frames
+    of a :class:`~worldmodel.data.frames.FramePairs` batch (``context``/``target`` (B, k, C, H, W))."""
+    if method not in METHODS:
+        raise ValueError(f"reference motion method {method!r}; expected one of {list(METHODS)}")
+    return phase_correlation_motion(to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1]))
+
+
+@torch.no_grad()
+def posterior_r(model, batch: dict[str, Tensor]) -> np.ndarray:
+    """(B, R) float64 posterior mean of r for a batch: q(r | f(context), g(target)), where g is the
+    target branch the model was trained with (its EMA encoder, or the online encoder)."""
+    fx = model.encode(batch["context"])
+    target_encoder = model.encoder if model.target_encoder is None else model.target_encoder
+    return model.latent.posterior_mean(fx, target_encoder(batch["target"]), batch.get("action")).double().numpy()
+
+
+def _collect(model, dataset: FramePairs, method: str, max_pairs: int, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """r, reference, video and (if recorded) true motion of up to ``max_pairs`` evenly spaced pairs."""
+    chosen = np.unique(np.linspace(0, len(dataset) - 1, min(max_pairs, len(dataset))).round().astype(int))
+    parts: dict[str, list[np.ndarray]] = {"r": [], "reference": [], "video": [], "truth": []}
+    for i in range(0, len(chosen), batch_size):
+        batch = dataset.__getitems__(chosen[i : i + batch_size].tolist())
+        parts["r"].append(posterior_r(model, batch))
+        parts["reference"].append(pair_reference_motion(batch, method))
+        parts["video"].append(batch["video"].numpy())
+        if "action" in batch:
+            parts["truth"].append(batch["action"].double().numpy())
+    return {key: np.concatenate(chunks) for key, chunks in parts.items() if chunks}
+
+
+def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str = "phase",
+                             max_pairs: int = MAX_PAIRS) -> dict[str, float]:
+    """``r2_r_to_reference_motion`` (and, with true motion, ``r2_reference_motion_to_truth`` and
+    ``r2_r_to_true_motion``) for a frames run; writes ``out_dir/reference_motion.png``.
+
+    data_cfg: the run's DataConfig (kind ``frames``); up to ``max_pairs`` pairs per split are used.
+    """
+    if data_cfg.kind != "frames":
+        raise ValueError(f"reference motion needs data.kind 'frames' (a folder from `data_prep videos`), got {data_cfg.kind!r}")
+    if model.latent.dim == 0:
+        raise ValueError("reference motion probes r, but the run's model.latent.kind has no r (latent dim 0)")
+    sets = {split: _collect(model, FramePairs(data_cfg.path, data_cfg.context, data_cfg.gap, split, data_cfg.stride,
+                                             data_cfg.test_fraction), method, max_pairs)
+            for split in ("train", "test")}
+    train, test = sets["train"], sets["test"]
+    probe = fit_ridge_probe(train["r"], train["reference"], train["video"])
+    metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
+               "reference_motion_pairs": float(len(test["r"]))}
+    if "truth" in test:
+        metrics["r2_reference_motion_to_truth"] = float(r2_score(test["truth"], test["reference"]))
+        truth_probe = fit_ridge_probe(train["r"], train["truth"], train["video"])
+        metrics["r2_r_to_true_motion"] = truth_probe.r2(test["r"], test["truth"])
+    plot_reference_scatter(test["reference"], probe.predict(test["r"]), metrics["r2_r_to_reference_motion"],
+                           Path(out_dir) / "reference_motion.png")
+    return metrics
+
+
+def plot_reference_scatter(reference: np.ndarray, predicted: np.ndarray, r2: float, path: Path) -> None:
+    """Scatter of predicted against reference motion, one panel per axis: (N, 2) and (N, 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4), constrained_layout=True)
+    for axis, ax, name in zip(range(2), axes, ("dx", "dy")):
+        low, high = reference[:, axis].min(), reference[:, axis].max()
+        ax.plot([low, high], [low, high], color="grey", linewidth=1)
+        ax.scatter(reference[:, axis], predicted[:, axis], s=4, alpha=0.4)
+        ax.set_xlabel(f"reference {name} (phase correlation, px)")
+        ax.set_ylabel(f"linear probe from r, {name} (px)")
+    fig.suptitle(f"test pairs: R² = {r2:.3f}")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
