@@ -9,6 +9,7 @@ from data_prep.mmnist import generate_mmnist
 from worldmodel.config import load_config
 from worldmodel.evaluation import evaluate_run
 from worldmodel.models import WorldModel
+from worldmodel.models.predictors import MLPPredictor
 from worldmodel.training import train
 
 
@@ -30,6 +31,7 @@ def test_frames_probe_reads_position_velocity_and_acceleration_from_known_featur
                                                    "train.steps=0", "train.batch_size=8", "train.threads=1"])
     run = train(cfg, tmp_path / "run")
     monkeypatch.setattr(WorldModel, "encode", centres_of_mass)
+    monkeypatch.setattr(MLPPredictor, "forward", lambda self, fx, r: fx)  # a predictor for the 2k-dim embedding
     metrics = evaluate_run(run)
     assert json.loads((run / "eval.json").read_text()) == metrics
     assert {"r2_position", "r2_velocity", "r2_acceleration", "r2_position_train"} <= set(metrics)

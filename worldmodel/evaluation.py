@@ -1,13 +1,26 @@
-"""Evaluation of trained runs: linear probes of the true latents, written to ``eval.json``.
+"""Evaluation of trained runs: probes of the true latents, written to ``eval.json``.
 
-Numerical runs: a linear probe f(x) → z is fitted on the train split and scored (R²) on the
-test split and on the out-of-distribution split (z drawn with a much broader covariance), so
-``r2_ood`` measures whether f recovers z up to a linear map, not just locally.
+All probes are ridge probes with α chosen by cross-validation on the train rows (see
+:mod:`worldmodel.probes`); the regression probes are saved to ``RUN/probes/`` for rollout.py.
 
-Frame runs: a linear probe from the embedding of the context clip to each per-frame ground-truth
-array of the store (taken at the clip's last frame: e.g. ``position``, ``velocity``,
-``acceleration`` of moving digits) is fitted on the train videos and scored on the held-out
-test videos: ``r2_<name>`` (test) and ``r2_<name>_train``. The clips are not augmented.
+Numerical runs: a probe f(x) → z is fitted on the train split and scored (R²) on the train,
+test and out-of-distribution splits (z drawn with a much broader covariance), so ``r2_ood``
+measures whether f recovers z up to a linear map, not just locally. ``r2_predicted``: the same
+probe applied to the prediction t(f(x), r̄) (r̄ the posterior mean) against z⁺.
+
+Frame runs: a probe from the embedding of the context clip to each per-frame ground-truth array
+of the store (taken at the clip's last frame: e.g. ``position``, ``velocity``, ``acceleration``
+of moving digits) is fitted on the train videos (folds grouped by video) and scored on the
+held-out test videos: ``r2_<name>`` (test), ``r2_<name>_train``, and ``r2_<name>_predicted``,
+the probe read on the prediction t(f(x), r̄) against the truth at the target clip's last frame
+(how well rollouts can be decoded). Categorical ground truth (integer, ≤ 16 values, e.g.
+``label``) gets a logistic probe: ``acc_<name>``, ``acc_<name>_train``. The clips are not augmented.
+
+Both kinds, when the run has a latent and the data an action: ``r2_action_from_r``, a probe from
+r̄ to the true action (z⁺ − z; the summed acceleration or camera motion between the clips). Then
+``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.dci`) of the embeddings against the regression
+ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
+(:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
 """
 
 from __future__ import annotations
@@ -16,54 +29,136 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from worldmodel.data import build_dataset
-from worldmodel.probes import embed, fit_linear_probe, probe_r2
+from worldmodel.dci import dci_scores
+from worldmodel.objectives.centre import CentreStats
+from worldmodel.image_probes import image_pair_metrics
+from worldmodel.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
+from worldmodel.reference_motion import reference_motion_metrics
 from worldmodel.training import load_run
 
 
-def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[str, float]:
-    """Probe the run's embeddings; writes and returns ``{metric: number}``."""
+def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
+                 reference_motion: str | None = None) -> dict[str, float]:
+    """Probe the run's embeddings; writes and returns ``{metric: number}``.
+
+    ``reference_motion`` (``phase``): also probe r against a camera-motion estimate from the
+    frames (:mod:`worldmodel.reference_motion`), for footage without ground truth.
+    """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
     data_cfg = dataclasses.replace(cfg.data, path=str(data)) if data else cfg.data
     if data_cfg.kind == "numerical":
-        metrics = _numerical_metrics(model, data_cfg)
+        metrics, probes = _numerical_metrics(model, data_cfg)
     elif data_cfg.kind == "frames":
-        metrics = _frames_metrics(model, data_cfg)
+        metrics, probes = _frames_metrics(model, data_cfg)
+    elif data_cfg.kind == "image_pairs":
+        metrics, probes = image_pair_metrics(model, data_cfg)
     else:
-        raise ValueError(f"eval: data.kind {data_cfg.kind!r} is not supported; expected 'numerical' or 'frames'")
+        raise ValueError(f"eval: data.kind {data_cfg.kind!r} is not supported; expected 'numerical', 'frames' or 'image_pairs'")
+    if reference_motion:
+        metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
+    save_probes(run_dir / "probes", probes)
     (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def _numerical_metrics(model, data_cfg) -> dict[str, float]:
-    """r2_train, r2_test, r2_ood of a linear probe f(x) → z."""
-    feats, truth = {}, {}
-    for split in ("train", "test", "ood"):
-        ds = build_dataset(data_cfg, split)
-        feats[split] = embed(model, ds.tensors["context"])
-        truth[split] = ds.tensors["gt_z"].double().numpy()
-    probe = fit_linear_probe(feats["train"], truth["train"])
-    return {f"r2_{split}": probe_r2(probe, feats[split], truth[split]) for split in ("train", "test", "ood")}
+def target_embedding(model, x: torch.Tensor) -> torch.Tensor:
+    """g(x): the target branch's embedding (the EMA encoder when the run has one), (B, *in_shape) → (B, D)."""
+    return (model.target_encoder or model.encoder)(x)
 
 
-def _frames_metrics(model, data_cfg) -> dict[str, float]:
-    """r2_<name> (test videos) and r2_<name>_train of a linear probe f(context clip) → gt_<name>."""
-    feats, truth = {}, {}
-    for split in ("train", "test"):
-        ds = build_dataset(data_cfg, split)
-        batch = ds.__getitems__(list(range(len(ds))))
-        feats[split] = embed(model, batch["context"], batch_size=512)
-        truth[split] = {key[3:]: value.double().reshape(len(value), -1).numpy()
-                        for key, value in batch.items() if key.startswith("gt_")}
-    metrics = {}
-    for name, train_truth in truth["train"].items():
-        probe = fit_linear_probe(feats["train"], train_truth)
-        metrics[f"r2_{name}"] = probe_r2(probe, feats["test"], truth["test"][name])
-        metrics[f"r2_{name}_train"] = probe_r2(probe, feats["train"], train_truth)
-    return metrics
+@torch.no_grad()
+def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """Readouts of every pair of a dataset split, float64 numpy:
+
+    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), g(x⁺)) (N, R);
+    ``prediction`` t(f(x), r̄) (N, D); ``action`` (N, A) and ``video`` (N,) when the data has them;
+    ``gt_<name>`` (N, T) the ground truth, flattened per sample.
+    """
+    chunks: dict[str, list[np.ndarray]] = {}
+    for first in range(0, len(dataset), batch_size):
+        batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
+        fx = model.encode(batch["context"])
+        r = model.latent.posterior_mean(fx, target_embedding(model, batch["target"]), batch.get("action"))
+        out = {"embedding": fx, "r": r, "prediction": model.predictor(fx, r)}
+        out |= {key: value for key, value in batch.items() if key == "action" or key == "video" or key.startswith("gt_")}
+        for key, value in out.items():
+            chunks.setdefault(key, []).append(value.double().reshape(len(value), -1).cpu().numpy())
+    arrays = {key: np.concatenate(parts) for key, parts in chunks.items()}
+    if "video" in arrays:
+        arrays["video"] = arrays["video"][:, 0].astype(np.int64)
+    return arrays
+
+
+def _shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarray | None) -> tuple[dict, dict]:
+    """r2_action_from_r (and its probe, when there are r and an action), DCI against the ``factors``
+    ground-truth keys, and the collapse statistics of the test embeddings."""
+    metrics, probes = {}, {}
+    if train["r"].shape[1] and "action" in train:
+        probe = fit_ridge_probe(train["r"], train["action"], groups)
+        metrics["r2_action_from_r"] = probe.r2(test["r"], test["action"])
+        probe.info |= {"input": "r", "target": "action", "r2_test": metrics["r2_action_from_r"]}
+        probes["action_from_r"] = probe
+    stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
+    metrics |= dci_scores(train["embedding"], stack(train), test["embedding"], stack(test), groups)
+    stats = CentreStats.of(torch.from_numpy(test["embedding"]))
+    metrics |= {"centre_norm": stats.centre_norm, "residual_norm": stats.residual_norm,
+                "embedding_std": float(test["embedding"].std(0).mean())}
+    return metrics, probes
+
+
+def _embedding_probe(train: dict, key: str, groups: np.ndarray | None) -> LinearProbe:
+    probe = fit_ridge_probe(train["embedding"], train[key], groups)
+    probe.info |= {"input": "embedding", "target": key}
+    return probe
+
+
+def _numerical_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
+    """r2_train, r2_test, r2_ood, r2_predicted of a probe f(x) → z, and the shared metrics."""
+    pairs = {split: encode_pairs(model, build_dataset(data_cfg, split), batch_size=4096) for split in ("train", "test", "ood")}
+    probe = _embedding_probe(pairs["train"], "gt_z", None)
+    metrics = {f"r2_{split}": probe.r2(pairs[split]["embedding"], pairs[split]["gt_z"]) for split in pairs}
+    metrics["r2_predicted"] = probe.r2(pairs["test"]["prediction"], pairs["test"]["gt_z_pos"])
+    probe.info["r2_test"] = metrics["r2_test"]
+    shared, probes = _shared_metrics(pairs["train"], pairs["test"], ["gt_z"], None)
+    return metrics | shared, {"z": probe} | probes
+
+
+def _next_truth(dataset, name: str) -> np.ndarray:
+    """(N, T) ground truth ``name`` at the last frame of each pair's target clip."""
+    index = dataset.first + dataset.context - 1 + dataset.gap
+    return np.asarray(dataset.store.ground_truth[name][index], dtype=np.float64).reshape(len(index), -1)
+
+
+def _frames_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
+    """Per ground-truth array: r2_<name>, r2_<name>_train, r2_<name>_predicted (regression) or
+    acc_<name>, acc_<name>_train (categorical); then the shared metrics."""
+    datasets = {split: build_dataset(data_cfg, split) for split in ("train", "test")}
+    train, test = (encode_pairs(model, datasets[split]) for split in ("train", "test"))
+    groups = train["video"]
+    metrics, probes, factors = {}, {}, []
+    for key in sorted(k for k in train if k.startswith("gt_")):
+        name = key[3:]
+        if is_categorical(train[key]):
+            accuracy = classifier_accuracy(train["embedding"], train[key], test["embedding"], test[key], groups)
+            metrics[f"acc_{name}_train"], metrics[f"acc_{name}"] = accuracy
+            continue
+        probe = _embedding_probe(train, key, groups)
+        metrics[f"r2_{name}"] = probe.r2(test["embedding"], test[key])
+        metrics[f"r2_{name}_train"] = probe.r2(train["embedding"], train[key])
+        metrics[f"r2_{name}_predicted"] = probe.r2(test["prediction"], _next_truth(datasets["test"], name))
+        probe.info["r2_test"] = metrics[f"r2_{name}"]
+        probes[name] = probe
+        factors.append(key)
+    shared, action_probes = _shared_metrics(train, test, factors, groups)
+    return metrics | shared, probes | action_probes
 
 
 def format_table(metrics: dict[str, float]) -> str:
+    """One ``name  value`` line per metric, names aligned."""
     width = max(map(len, metrics))
     return "\n".join(f"{name:<{width}}  {value:8.4f}" for name, value in metrics.items())

@@ -1,14 +1,53 @@
-"""Linear probes from frozen embeddings to ground truth, and their scores."""
+"""Linear probes from frozen embeddings to ground truth: fitting, scoring, saving without pickle.
+
+A regression probe is ridge regression whose penalty α is chosen by K-fold cross-validation on
+the training rows; with ``groups`` (the video of each clip) the folds never split a video, so
+the score that picks α is a held-out-video score, like the final one. Features are standardised
+for the fit and the scaling is folded back, so a :class:`LinearProbe` is one affine map
+ŷ = x Wᵀ + b on raw features. Categorical targets get a multinomial logistic probe (C chosen
+the same way) and are scored by accuracy; they are not saved (rollouts decode regression probes).
+
+Saved probes: ``FOLDER/probes.npz`` (``<name>.coef`` (T, D), ``<name>.intercept`` (T,)) and
+``FOLDER/probes.json`` (per probe: alpha, input, scores), read back with :func:`load_probes`.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from torch import Tensor
 
 from worldmodel.models import WorldModel
+
+ALPHAS = np.logspace(-6, 4, 11)
+CS = np.logspace(-3, 2, 6)
+MAX_CLASSES = 16
+
+
+@dataclass
+class LinearProbe:
+    """ŷ = x Wᵀ + b: ``coef`` W (T, D), ``intercept`` b (T,); ``info`` JSON-able facts (alpha, scores)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """(..., D) → (..., T)."""
+        if features.shape[-1] != self.coef.shape[1]:
+            raise ValueError(f"probe expects features with {self.coef.shape[1]} dims, got shape {features.shape}")
+        return features @ self.coef.T + self.intercept
+
+    def r2(self, features: np.ndarray, targets: np.ndarray) -> float:
+        """R² on (N, D) features and (N, T) targets, averaged uniformly over the T dimensions."""
+        return float(r2_score(targets, self.predict(features), multioutput="uniform_average"))
 
 
 @torch.no_grad()
@@ -18,11 +57,81 @@ def embed(model: WorldModel, inputs: Tensor, batch_size: int = 4096) -> np.ndarr
     return torch.cat(chunks).numpy()
 
 
-def fit_linear_probe(features: np.ndarray, targets: np.ndarray) -> LinearRegression:
-    """Least-squares affine map (N, D) → (N, T)."""
-    return LinearRegression().fit(features, targets)
+def cv_splits(n: int, groups: np.ndarray | None = None, folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) index pairs: GroupKFold over ``groups`` (N,) when given, else shuffled KFold."""
+    if groups is None:
+        return list(KFold(min(folds, n), shuffle=True, random_state=0).split(np.zeros(n)))
+    num_groups = len(np.unique(groups))
+    if num_groups < 2:
+        raise ValueError(f"probe cross-validation needs at least 2 groups (videos), got {num_groups}")
+    return list(GroupKFold(min(folds, num_groups)).split(np.zeros(n), groups=groups))
 
 
-def probe_r2(probe: LinearRegression, features: np.ndarray, targets: np.ndarray) -> float:
-    """R² of the probe's predictions, averaged uniformly over target dimensions."""
-    return float(r2_score(targets, probe.predict(features), multioutput="uniform_average"))
+def standardise(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scaled (N, D), mean (D,), std (D,)) with zero-variance columns left unscaled."""
+    mean, std = features.mean(0), features.std(0)
+    std = np.where(std > 1e-12, std, 1.0)
+    return (features - mean) / std, mean, std
+
+
+def fit_ridge_probe(features: np.ndarray, targets: np.ndarray, groups: np.ndarray | None = None,
+                    alphas: np.ndarray = ALPHAS) -> LinearProbe:
+    """Ridge probe (N, D) → (N, T), α by cross-validated R² over :func:`cv_splits` (grouped by ``groups``)."""
+    if len(features) != len(targets):
+        raise ValueError(f"probe: {len(features)} feature rows but {len(targets)} target rows")
+    targets = targets.reshape(len(targets), -1)
+    scaled, mean, std = standardise(features)
+    search = GridSearchCV(Ridge(), {"alpha": alphas}, cv=cv_splits(len(features), groups), scoring="r2")
+    ridge = search.fit(scaled, targets).best_estimator_
+    coef = np.atleast_2d(ridge.coef_) / std
+    return LinearProbe(coef, np.atleast_1d(ridge.intercept_) - coef @ mean, {"alpha": float(ridge.alpha)})
+
+
+def is_categorical(values: np.ndarray) -> bool:
+    """Integer-valued with at most MAX_CLASSES distinct values (e.g. digit labels, event codes)."""
+    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= MAX_CLASSES
+
+
+def classifier_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                        groups: np.ndarray | None = None) -> tuple[float, float]:
+    """(train, test) accuracy of logistic probes, one per column of the (N, T) labels, averaged over columns.
+
+    A column with one class on the train rows is predicted as that class.
+    """
+    train_y, test_y = train_y.reshape(len(train_y), -1), test_y.reshape(len(test_y), -1)
+    scaled, mean, std = standardise(train_x)
+    test_scaled = (test_x - mean) / std
+    train_acc, test_acc = [], []
+    for column in range(train_y.shape[1]):
+        y = train_y[:, column]
+        if len(np.unique(y)) < 2:
+            predict = lambda x: np.full(len(x), y[0])
+        else:
+            search = GridSearchCV(LogisticRegression(max_iter=500), {"C": CS}, cv=cv_splits(len(y), groups))
+            predict = search.fit(scaled, y).best_estimator_.predict
+        train_acc.append(np.mean(predict(scaled) == y))
+        test_acc.append(np.mean(predict(test_scaled) == test_y[:, column]))
+    return float(np.mean(train_acc)), float(np.mean(test_acc))
+
+
+def save_probes(folder: str | Path, probes: dict[str, LinearProbe]) -> Path:
+    """Write ``probes.npz`` and ``probes.json`` to ``folder`` (created); returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name, probe in probes.items():
+        arrays[f"{name}.coef"], arrays[f"{name}.intercept"] = probe.coef, probe.intercept
+    np.savez(folder / "probes.npz", **arrays)
+    (folder / "probes.json").write_text(json.dumps({name: p.info for name, p in probes.items()}, indent=2) + "\n")
+    return folder
+
+
+def load_probes(folder: str | Path) -> dict[str, LinearProbe]:
+    """The probes written by :func:`save_probes` (``allow_pickle=False``)."""
+    folder = Path(folder)
+    if not (folder / "probes.npz").is_file() or not (folder / "probes.json").is_file():
+        raise FileNotFoundError(f"{folder}: no saved probes (probes.npz, probes.json); run `python eval.py --run RUN` first")
+    info = json.loads((folder / "probes.json").read_text())
+    with np.load(folder / "probes.npz", allow_pickle=False) as arrays:
+        return {name: LinearProbe(arrays[f"{name}.coef"], arrays[f"{name}.intercept"], facts)
+                for name, facts in info.items()}
