@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -133,35 +135,84 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _schema_keys() -> list[str]:
-    """All dotted keys of the schema, sections and leaves: ``["name", "data", "data.kind", ...]``."""
-    keys: list[str] = []
+RANGES: dict[str, tuple[float, float]] = {
+    "data.num_workers": (0, math.inf),
+    "data.context": (1, math.inf),
+    "data.gap": (1, math.inf),
+    "data.stride": (1, math.inf),
+    "data.test_fraction": (0.0, 1.0),
+    "model.encoder.out_dim": (1, math.inf),
+    "model.latent.dim": (1, math.inf),
+    "model.latent.components": (1, math.inf),
+    "objective.temperature": (0.0, math.inf),
+    "objective.ema_momentum": (0.0, 1.0),
+    "optim.lr": (0.0, math.inf),
+    "optim.weight_decay": (0.0, math.inf),
+    "optim.warmup_steps": (0, math.inf),
+    "train.steps": (0, math.inf),
+    "train.batch_size": (1, math.inf),
+    "train.log_every": (1, math.inf),
+    "train.checkpoint_every": (1, math.inf),
+    "train.keep_checkpoints": (1, math.inf),
+    "train.grad_clip": (0.0, math.inf),
+    "train.skip_nonfinite": (0, math.inf),
+    "train.threads": (0, math.inf),
+}
+"""Inclusive bounds of numeric keys; every float key must also be finite."""
+
+_DOTTED_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_MISSING = "???"  # OmegaConf's marker of a missing value, which a merge would silently ignore
+
+
+def _first_line(err: Exception) -> str:
+    """The first line of a library error (OmegaConf and YAML messages span several lines)."""
+    text = str(getattr(err, "msg", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _schema_leaves() -> dict[str, Any]:
+    """{dotted key: default value} of every leaf of the schema."""
+    leaves: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
         for f in dataclasses.fields(node):
-            keys.append(prefix + f.name)
             value = getattr(node, f.name)
             if dataclasses.is_dataclass(value):
                 walk(value, f"{prefix}{f.name}.")
+            else:
+                leaves[prefix + f.name] = value
 
     walk(Config(), "")
-    return keys
+    return leaves
+
+
+def _schema_sections() -> list[str]:
+    """Dotted keys of the schema's sections: ``["data", "model", "model.encoder", ...]``."""
+    return sorted({leaf.rsplit(".", i)[0] for leaf in _schema_leaves() for i in range(1, leaf.count(".") + 1)})
+
+
+def _schema_keys() -> list[str]:
+    """All dotted keys of the schema, sections and leaves: ``["name", "data", "data.kind", ...]``."""
+    return [*_schema_sections(), *_schema_leaves()]
 
 
 def _check_keys(tree: Any, source: str, prefix: str = "") -> None:
-    """Raise ConfigError for the first key of ``tree`` not in the schema."""
-    if not isinstance(tree, dict):
-        return
-    valid = _schema_keys()
+    """Raise ConfigError for the first key of ``tree`` not in the schema, a section given a
+    plain value, or a value left as OmegaConf's missing marker ``???``."""
+    valid, sections = _schema_keys(), _schema_sections()
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
         if dotted not in valid:
             siblings = [k for k in valid if k.startswith(prefix) and "." not in k[len(prefix):]]
             close = difflib.get_close_matches(dotted, valid, n=3, cutoff=0.5) or siblings
-            raise ConfigError(f"{source}: unknown key '{dotted}'; closest valid keys: {close}")
-        if dotted == "data.generator_args":
-            continue  # free-form options handed to the generator, which checks them itself
-        _check_keys(value, source, dotted + ".")
+            raise ConfigError(f"{source}: unknown key {dotted!r}; closest valid keys: {close}")
+        if value == _MISSING:
+            raise ConfigError(f"{source}: {dotted!r} is '???' (a missing value); expected a value")
+        mapping = dotted in sections or dotted == "data.generator_args"
+        if mapping and not isinstance(value, dict):
+            raise ConfigError(f"{source}: {dotted!r} is {value!r}; expected a mapping of keys under it")
+        if dotted in sections:  # data.generator_args is free-form: the generator checks it
+            _check_keys(value, source, dotted + ".")
 
 
 def _check_choices(cfg: DictConfig, source: str) -> None:
@@ -174,15 +225,39 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
             raise ConfigError(f"{source}: '{key}' is {value!r}; expected one of {list(allowed)}")
 
 
+def _check_ranges(cfg: Config, source: str) -> None:
+    """Finite floats, and numbers within :data:`RANGES`."""
+    tree = OmegaConf.structured(cfg)
+    for key, default in _schema_leaves().items():
+        value = OmegaConf.select(tree, key)
+        low, high = RANGES.get(key, (-math.inf, math.inf))
+        if isinstance(default, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: '{key}' is {value!r}; expected a finite number")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            raise ConfigError(f"{source}: '{key}' is {value!r}; expected a number in [{low}, {high}]")
+
+
 def _merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
     _check_keys(OmegaConf.to_container(update), source)
     try:
         return OmegaConf.merge(base, update)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
-        close = difflib.get_close_matches(str(key), _schema_keys(), n=3, cutoff=0.5)
-        raise ConfigError(f"{source}: bad value for '{key}': {err.msg if hasattr(err, 'msg') else err}; "
-                          f"closest valid keys: {close}") from None
+        raise ConfigError(f"{source}: bad value for '{key}': {_first_line(err)}") from None
+
+
+def _parse_overrides(overrides: Sequence[str]) -> DictConfig:
+    """``key=value`` strings as a config tree; a malformed key or a value that is not YAML raises."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not _DOTTED_KEY.fullmatch(key.strip()):
+            raise ConfigError(f"command line: override {item!r} is not of the form key=value with a dotted key "
+                              "such as train.steps=100")
+        try:
+            OmegaConf.from_dotlist([item])
+        except Exception as err:  # yaml's ScannerError, ReaderError, …
+            raise ConfigError(f"command line: value {value!r} of '{key.strip()}' is not valid YAML ({_first_line(err)})") from None
+    return OmegaConf.from_dotlist(list(overrides))
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
@@ -191,6 +266,10 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     Args:
         path: YAML file with any subset of the schema's keys.
         overrides: ``key=value`` strings, e.g. ``["model.latent.beta=0.5", "train.seed=1"]``.
+
+    Raises:
+        ConfigError: one line naming the source (file or command line), the key and what was
+            expected: unknown key, wrong type, value out of range, unknown choice, missing file.
     """
     cfg = OmegaConf.structured(Config)
     if path is not None:
@@ -200,17 +279,20 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         try:
             loaded = OmegaConf.load(path)
         except Exception as err:  # yaml.YAMLError and friends: name the file
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+            raise ConfigError(f"{path}: not valid YAML ({_first_line(err)})") from None
         if not isinstance(loaded, DictConfig):
             raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
         cfg = _merge(cfg, loaded, str(path))
     if overrides:
-        for item in overrides:
-            if "=" not in item:
-                raise ConfigError(f"command line: override '{item}' is not of the form key=value")
-        cfg = _merge(cfg, OmegaConf.from_dotlist(list(overrides)), "command line")
-    _check_choices(cfg, " + ".join(filter(None, [str(path) if path else "", "command line" if overrides else ""])) or "defaults")
-    return OmegaConf.to_object(cfg)
+        cfg = _merge(cfg, _parse_overrides(overrides), "command line")
+    source = " + ".join(filter(None, [str(path) if path else "", "command line" if overrides else ""])) or "defaults"
+    _check_choices(cfg, source)
+    try:
+        resolved = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as err:  # an interpolation ${…} that does not resolve
+        raise ConfigError(f"{source}: bad value for '{getattr(err, 'full_key', '?')}': {_first_line(err)}") from None
+    _check_ranges(resolved, source)
+    return resolved
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
