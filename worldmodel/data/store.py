@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -100,26 +101,47 @@ def write_manifest(folder: str | os.PathLike, rows: Iterable[Mapping[str, Any]])
     os.replace(tmp, path)
 
 
+def _parse_manifest_row(row: dict[str | None, Any], where: str) -> dict[str, Any]:
+    """One manifest row with typed columns; raises DatasetFolderError naming ``where`` (file, line)."""
+    values = [v for k, v in row.items() if k is not None]
+    extra = row.get(None) or []
+    if len(extra) or None in values:
+        raise DatasetFolderError(f"{where}: {len(values) - values.count(None) + len(extra)} fields, "
+                                 f"expected {len(MANIFEST_COLUMNS)} ({', '.join(MANIFEST_COLUMNS)})")
+    parsed = {col: row[col] for col in MANIFEST_COLUMNS}
+    for col in ("frames", "height", "width"):
+        try:
+            parsed[col] = int(row[col])
+        except ValueError:
+            parsed[col] = -1
+        if parsed[col] < 0:
+            raise DatasetFolderError(f"{where}: {col} {row[col]!r}, expected a whole number ≥ 0")
+    try:
+        parsed["fps"] = float(row["fps"])
+    except ValueError:
+        parsed["fps"] = math.nan
+    if not (math.isfinite(parsed["fps"]) and parsed["fps"] >= 0):
+        raise DatasetFolderError(f"{where}: fps {row['fps']!r}, expected a finite number ≥ 0")
+    if parsed["status"] != "ok" and not parsed["status"].startswith("failed"):
+        raise DatasetFolderError(f"{where}: status {row['status']!r}, expected 'ok' or 'failed: <reason>'")
+    return parsed
+
+
 def read_manifest(folder: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read ``manifest.csv``; integer columns are parsed; malformed rows raise with their line number."""
+    """Read ``manifest.csv``: ``frames``, ``height``, ``width`` as int ≥ 0, ``fps`` as float ≥ 0,
+    ``status`` ``ok`` or ``failed: …``; anything else raises naming the file and line."""
     path = Path(folder) / "manifest.csv"
     if not path.is_file():
         raise DatasetFolderError(f"{folder}: missing manifest.csv")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetFolderError(f"{path}: missing columns {missing}; expected {list(MANIFEST_COLUMNS)}")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                for col in ("frames", "height", "width"):
-                    row[col] = int(row[col])
-                row["fps"] = float(row["fps"])
-            except (TypeError, ValueError) as err:
-                raise DatasetFolderError(f"{path}, line {line}: malformed row {dict(row)} ({err})") from err
-            rows.append(row)
-    return rows
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DatasetFolderError(f"{path}: missing columns {missing}; expected {list(MANIFEST_COLUMNS)}")
+            return [_parse_manifest_row(row, f"{path}, line {reader.line_num}") for row in reader]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DatasetFolderError(f"{path}: not a UTF-8 CSV file ({err})") from None
 
 
 # ----------------------------------------------------------------------------------------------
