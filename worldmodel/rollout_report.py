@@ -1,0 +1,152 @@
+"""Rollouts of a finished run (``python rollout.py --run DIR``): futures, scores, plots, files.
+
+Writes ``RUN/rollouts/``: ``metrics.json`` (flat name → number, see
+:func:`worldmodel.rollouts.flat_metrics`), ``rollouts.npz`` (per decoded variable
+``<name>_samples`` (N, B, H+1, T), ``<name>_deterministic`` and ``<name>_truth`` (B, H+1, T),
+the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
+``save_embeddings`` also ``embeddings`` (N, B, H+1, D) and ``deterministic_embeddings``), and PNGs:
+``fan_<name>.png``, ``errors_<name>.png``, ``modes.png`` (Moving digits), ``spread.png`` (numerical).
+The start clips come from the held-out videos (test split) and leave room for the whole horizon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from worldmodel import plots
+from worldmodel.data import build_dataset
+from worldmodel.data.store import read_meta
+from worldmodel.evaluation import encode_pairs, format_table
+from worldmodel.probes import LinearProbe, load_probes
+from worldmodel.rollouts import (MODES, acceleration_modes, decode, flat_metrics, future_metrics, mean_future, sample_futures,
+                                 spread_metrics, true_conditional_std)
+from worldmodel.training import load_run
+
+TRAJECTORY_VARIABLES = ("position", "camera_position", "z")
+
+
+def pick_starts(dataset, horizon: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of up to ``count`` pairs of a :class:`FramePairs` whose video lasts
+    ``horizon`` more steps of ``gap`` frames after the context clip."""
+    last = dataset.first + dataset.context - 1
+    end = dataset.store.offsets[dataset.video + 1]
+    eligible = np.flatnonzero(last + horizon * dataset.gap < end)
+    if not len(eligible):
+        raise ValueError(f"rollout: no held-out clip leaves room for --horizon {horizon} steps of {dataset.gap} frames; "
+                         "ask for a shorter horizon")
+    return np.sort(rng.choice(eligible, min(count, len(eligible)), replace=False))
+
+
+def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndarray:
+    """(B, H+1, T) ground truth ``name`` at the last context frame and every step after it."""
+    frames = (dataset.first[index] + dataset.context - 1)[:, None] + dataset.gap * np.arange(horizon + 1)
+    return np.asarray(dataset.store.ground_truth[name][frames], dtype=np.float64).reshape(*frames.shape, -1)
+
+
+def embedding_probes(probes: dict[str, LinearProbe]) -> dict[str, LinearProbe]:
+    return {name: p for name, p in probes.items() if p.info.get("input") == "embedding"}
+
+
+def _start_clips(cfg, horizon: int, count: int, rng: np.random.Generator):
+    """(dataset, start batch, horizon, truth(name) → (B, H+1, T), arrays naming the starts).
+
+    Frames: start clips of the test videos. Numerical: test pairs, horizon 1, truth (z, z⁺)."""
+    dataset = build_dataset(cfg.data, "test")
+    if cfg.data.kind == "frames":
+        index = pick_starts(dataset, horizon, count, rng)
+        batch = dataset.__getitems__(list(index))
+        truth = lambda name: future_truth(dataset, index, name, horizon)
+        return dataset, batch, horizon, truth, {"video": batch["video"].numpy(), "start": batch["start"].numpy()}
+    if cfg.data.kind == "numerical":
+        index = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
+        batch = dataset.__getitems__(list(index))
+        truth = lambda name: torch.stack([batch["gt_z"], batch["gt_z_pos"]], dim=1).double().numpy()
+        return dataset, batch, 1, truth, {"index": index}
+    raise ValueError(f"rollout: data.kind {cfg.data.kind!r} is not supported; expected 'frames' or 'numerical'")
+
+
+def _baseline(baseline: str | Path, cfg, context: torch.Tensor, horizon: int) -> dict[str, np.ndarray]:
+    """Decoded deterministic futures {probe name: (B, H+1, T)} of another run (e.g. without r) from the same clips."""
+    base_cfg, base_model = load_run(baseline)
+    if (base_cfg.data.kind, base_cfg.data.context, base_cfg.data.gap) != (cfg.data.kind, cfg.data.context, cfg.data.gap):
+        raise ValueError(f"--baseline {baseline}: its data (kind, context, gap) differ from the run's; expected "
+                         f"{(cfg.data.kind, cfg.data.context, cfg.data.gap)}")
+    with torch.no_grad():
+        future = mean_future(base_model, base_model.encode(context), horizon)
+    return {name: decode(p, future) for name, p in embedding_probes(load_probes(Path(baseline) / "probes")).items()}
+
+
+def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizon: int = 12, seed: int = 0,
+                save_embeddings: bool = False, baseline: str | Path | None = None) -> dict[str, float]:
+    """Sample, decode and score futures of a run evaluated by eval.py; writes and returns ``RUN/rollouts/metrics.json``.
+
+    ``baseline``: a run folder (evaluated too) whose deterministic future is scored as ``<name>_baseline_h<h>``.
+    """
+    run_dir = Path(run_dir)
+    cfg, model = load_run(run_dir)
+    probes = load_probes(run_dir / "probes")
+    if cfg.model.latent.kind == "oracle":
+        raise ValueError(f"{run_dir}: an oracle-latent run has no prior to sample r from; rollouts need a learned prior")
+    torch.manual_seed(seed)
+    dataset, batch, horizon, truth, arrays = _start_clips(cfg, horizon, starts, np.random.default_rng(seed))
+    with torch.no_grad():
+        clock = time.perf_counter()
+        start = model.encode(batch["context"])
+        paths = sample_futures(model, start, horizon, samples)
+        deterministic = mean_future(model, start, horizon)
+        seconds = time.perf_counter() - clock
+    out = run_dir / "rollouts"
+    out.mkdir(exist_ok=True)
+    metrics = {"starts": len(start), "samples": samples, "horizon": horizon, "rollout_seconds": seconds}
+    if save_embeddings:
+        arrays |= {"embeddings": paths.numpy(), "deterministic_embeddings": deterministic.numpy()}
+    base = _baseline(baseline, cfg, batch["context"], horizon) if baseline else {}
+    for name, probe in embedding_probes(probes).items():
+        decoded = {"samples": decode(probe, paths), "deterministic": decode(probe, deterministic), "truth": truth(name)}
+        scores = future_metrics(decoded["samples"], decoded["deterministic"], decoded["truth"])
+        if name in base:
+            scores["baseline"] = np.sqrt(((base[name] - decoded["truth"]) ** 2).mean(-1)).mean(0)
+        metrics |= flat_metrics(name, scores)
+        arrays |= {f"{name}_{key}": value for key, value in (decoded | scores).items()}
+        plots.error_plot(out / f"errors_{name}.png", scores, name, samples)
+        if name in TRAJECTORY_VARIABLES:
+            plots.fan_plot(out / f"fan_{name}.png", decoded["samples"], decoded["deterministic"], decoded["truth"], name)
+    if cfg.data.kind == "numerical":
+        true_std = true_conditional_std(read_meta(cfg.data.path), batch["gt_z"].double().numpy())
+        sampled = arrays["z_samples"][:, :, 1]
+        metrics |= spread_metrics(sampled, true_std)
+        arrays |= {"z_true_std": true_std, "z_sampled_std": sampled.std(0)}
+        plots.spread_plot(out / "spread.png", sampled.std(0), true_std)
+    elif dataset.store.meta.get("writer") == "data_prep.mmnist" and "action_from_r" in probes:
+        modes = _mmnist_modes(model, probes["action_from_r"], dataset, samples)
+        metrics |= {f"modes_{key}": value for key, value in modes.items() if np.isscalar(value)}
+        metrics |= {f"modes_{kind}_{mode}": float(modes[f"{kind}_fractions"][i])
+                    for kind in ("true", "sampled") for i, mode in enumerate(MODES)}
+        arrays |= {f"modes_{key}": np.asarray(value) for key, value in modes.items()}
+        plots.mode_plot(out / "modes.png", modes)
+    np.savez(out / "rollouts.npz", **arrays)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _mmnist_modes(model, action_probe: LinearProbe, dataset, samples: int) -> dict:
+    """:func:`acceleration_modes` over every held-out pair: N prior samples of r per context,
+    decoded with the ``action_from_r`` probe, against the pairs' true actions."""
+    pairs = encode_pairs(model, dataset)
+    with torch.no_grad():
+        r = model.latent.sample_prior(torch.from_numpy(pairs["embedding"]).float(), samples)  # (N, B, R)
+    return acceleration_modes(decode(action_probe, r), pairs["action"], pairs["gt_label"])
+
+
+def summary_table(metrics: dict[str, float], steps: tuple[int, ...] = (1, 4)) -> str:
+    """The metrics without per-step scores, plus those at the given steps and the last one, as a table."""
+    shown = {*steps, int(metrics["horizon"])}
+    keep = {k: v for k, v in metrics.items() if not re.search(r"_h\d+$", k) or int(k.rsplit("_h", 1)[1]) in shown}
+    return format_table(keep)

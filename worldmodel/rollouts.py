@@ -1,0 +1,166 @@
+"""Sampled futures of a trained world model: prior samples of r, embeddings rolled forward, probes decode.
+
+From a start embedding e₀ = f(x) the model rolls forward e_{h+1} = t(e_h, r_h) for h < H:
+
+- sampled futures: r_h ~ p(r | e_h), drawn afresh at every step for each of N futures; the N
+  futures of all B starts are one (N·B, D) batch, so a step is one prior call and one predictor
+  call whatever N is (the Python loop runs over the H steps only);
+- the deterministic future: r_h = the prior mean (for a run without latent, the only future).
+
+Each step moves ``gap`` frames ahead (the run's pair gap). Embeddings are decoded with the
+regression probes that ``eval.py`` saved (``RUN/probes``) and compared with the true future:
+errors are root-mean-square over a variable's dimensions (pixels per coordinate for positions),
+averaged over starts; best-of-N takes the closest of the N futures per start, mean the average
+over futures; coverage is the fraction of true values inside the futures' central 90% interval
+(per dimension); diversity the mean RMS distance between two different futures.
+
+Moving digits: :func:`acceleration_modes` classifies sampled actions (prior samples of r decoded
+with the ``action_from_r`` probe) into no change / x-axis / y-axis change per digit and compares
+the split with the true actions'. Numerical runs: one-step samples of z⁺ given x, with the spread
+of the decoded samples compared with the true heteroscedastic conditional std of z⁺ given z.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from worldmodel.probes import LinearProbe
+
+COVERAGE = 0.9
+MODES = ("none", "x", "y")
+
+
+def roll_out(model, start: Tensor, horizon: int, draw) -> Tensor:
+    """(M, D) start embeddings → (M, H+1, D) path; ``draw(e (M, D)) → r (M, R)`` picks each step's r."""
+    path, e = [start], start
+    for _ in range(horizon):
+        e = model.predictor(e, draw(e))
+        path.append(e)
+    return torch.stack(path, dim=-2)
+
+
+@torch.no_grad()
+def sample_futures(model, start: Tensor, horizon: int, samples: int) -> Tensor:
+    """N futures per start, r drawn from the prior at every step: (B, D) → (N, B, H+1, D)."""
+    flat = start.repeat(samples, 1)  # (N·B, D), future-major
+    paths = roll_out(model, flat, horizon, lambda e: model.latent.sample_prior(e, 1)[0])
+    return paths.unflatten(0, (samples, len(start)))
+
+
+@torch.no_grad()
+def mean_future(model, start: Tensor, horizon: int) -> Tensor:
+    """The deterministic future, r at the prior mean: (B, D) → (B, H+1, D)."""
+    return roll_out(model, start, horizon, model.latent.prior_mean)
+
+
+def _rms(diff: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean(diff**2, axis=-1))
+
+
+def future_metrics(samples: np.ndarray, deterministic: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-step (H+1,) scores of decoded futures against the truth.
+
+    Args:
+        samples: (N, B, H+1, T) decoded sampled futures; deterministic: (B, H+1, T); truth: (B, H+1, T).
+    Returns:
+        ``best_of_n``, ``mean``, ``deterministic`` errors, ``coverage`` and ``diversity``, each (H+1,).
+    """
+    if samples.shape[1:] != truth.shape or deterministic.shape != truth.shape:
+        raise ValueError(f"futures: samples {samples.shape}, deterministic {deterministic.shape} and truth "
+                         f"{truth.shape} must be (N, B, H+1, T), (B, H+1, T), (B, H+1, T)")
+    errors = _rms(samples - truth)  # (N, B, H+1)
+    low, high = np.quantile(samples, [(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], axis=0)
+    n = len(samples)
+    pairwise = _rms(samples[:, None] - samples[None]).sum((0, 1)) / max(n * (n - 1), 1)  # (B, H+1)
+    return {
+        "best_of_n": errors.min(0).mean(0),
+        "mean": errors.mean((0, 1)),
+        "deterministic": _rms(deterministic - truth).mean(0),
+        "coverage": ((truth >= low) & (truth <= high)).mean((0, 2)),
+        "diversity": pairwise.mean(0),
+    }
+
+
+def flat_metrics(name: str, scores: dict[str, np.ndarray]) -> dict[str, float]:
+    """``<name>_<score>_h<h>`` for h ≥ 1, and ``<name>_probe_error`` (the deterministic error at h = 0)."""
+    flat = {f"{name}_probe_error": float(scores["deterministic"][0])}
+    for score, values in scores.items():
+        flat |= {f"{name}_{score}_h{h}": float(v) for h, v in enumerate(values) if h > 0}
+    return flat
+
+
+def classify_modes(actions: np.ndarray, threshold: float) -> np.ndarray:
+    """Per-digit change (..., 2) as (x, y) → codes (...,): 0 none (norm ≤ threshold), 1 x-axis, 2 y-axis."""
+    norm = np.linalg.norm(actions, axis=-1)
+    axis = np.where(np.abs(actions[..., 0]) >= np.abs(actions[..., 1]), 1, 2)
+    return np.where(norm > threshold, axis, 0)
+
+
+def mode_fractions(codes: np.ndarray) -> np.ndarray:
+    """(3,) share of none / x / y among the codes."""
+    return np.bincount(codes.ravel(), minlength=len(MODES)) / codes.size
+
+
+def acceleration_modes(sampled: np.ndarray, true: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Split of sampled and true per-digit actions across the modes none / x-axis / y-axis change.
+
+    Args:
+        sampled: (N, B, 2K) actions decoded from N prior samples of r per pair; true: (B, 2K) the
+            true actions; labels: (B, K) digit labels.
+    The event threshold is half the median norm of the true per-digit changes that are not zero.
+    Returns arrays ``true_fractions``, ``sampled_fractions`` (3,), ``x_share_true`` and
+    ``x_share_sampled`` per label (10,) (x among x and y changes; NaN where a label has none) and
+    the scalars ``threshold`` and ``gap_pp`` = 100 · max |sampled − true| over the three fractions.
+    """
+    as_digits = lambda a: a.reshape(*a.shape[:-1], -1, 2)
+    true_norms = np.linalg.norm(as_digits(true), axis=-1)
+    if not np.any(true_norms > 0):
+        raise ValueError("acceleration modes: the true actions of these pairs have no change at all")
+    threshold = 0.5 * float(np.median(true_norms[true_norms > 0]))
+    true_codes = classify_modes(as_digits(true), threshold)  # (B, K)
+    sampled_codes = classify_modes(as_digits(sampled), threshold)  # (N, B, K)
+
+    def x_share(codes: np.ndarray, digit_labels: np.ndarray) -> np.ndarray:
+        share = np.full(10, np.nan)
+        for label in range(10):
+            picked = codes[digit_labels == label]
+            events = picked[picked > 0]
+            if len(events):
+                share[label] = np.mean(events == 1)
+        return share
+
+    true_fractions, sampled_fractions = mode_fractions(true_codes), mode_fractions(sampled_codes)
+    return {
+        "threshold": threshold,
+        "true_fractions": true_fractions,
+        "sampled_fractions": sampled_fractions,
+        "gap_pp": float(100 * np.abs(sampled_fractions - true_fractions).max()),
+        "x_share_true": x_share(true_codes, labels),
+        "x_share_sampled": x_share(sampled_codes, np.broadcast_to(labels, sampled_codes.shape)),
+    }
+
+
+def decode(probe: LinearProbe, embeddings: Tensor) -> np.ndarray:
+    """(..., D) embeddings → (..., T) float64 numpy through the probe."""
+    return probe.predict(embeddings.double().cpu().numpy())
+
+
+def true_conditional_std(meta: dict, z: np.ndarray) -> np.ndarray:
+    """Std of z⁺ given z (N, d) → (N, d) of the numerical generator whose ``meta.json`` is ``meta``:
+    factor j changes by σ(z) ε with the probability P(j ∈ S_k), so its std is σ(z) · sqrt(P(j ∈ S_k))."""
+    from data_prep.numerical import mode_probabilities, noise_std
+
+    options, process = meta["options"], meta["process"]
+    sigma = noise_std(z, np.asarray(process["noise_direction"]), options["noise_scale"], options["hetero"])
+    probs = mode_probabilities(z, np.asarray(process["mode_weights"]), options["mode_sharpness"])
+    return sigma * np.sqrt(probs @ np.asarray(process["mode_blocks"]))
+
+
+def spread_metrics(sampled: np.ndarray, true_std: np.ndarray) -> dict[str, float]:
+    """Sampled spread of one-step futures (N, B, d) against the true conditional std (B, d):
+    ``spread_corr`` (Pearson over starts × dims), ``spread_ratio`` (mean sampled / mean true std)."""
+    sampled_std = sampled.std(0)
+    return {"spread_corr": float(np.corrcoef(sampled_std.ravel(), true_std.ravel())[0, 1]),
+            "spread_ratio": float(sampled_std.mean() / true_std.mean())}
