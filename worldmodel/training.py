@@ -212,7 +212,7 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
 def _nonfinite_message(step: int, out: dict[str, torch.Tensor], seen_by: int, world: int, skipped: int,
                        allowed: int) -> str:
     """One line: the step, this process's loss terms, and what the run did about it."""
-    terms = ", ".join(f"{k}={float(v):.6g}" for k, v in out.items())
+    terms = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in out.items())
     where = f" (on {seen_by} of {world} processes)" if world > 1 else ""
     return (f"non-finite loss at step {step}{where}: {terms}; {skipped} non-finite batches, "
             f"train.skip_nonfinite allows {allowed}; the weights of this step were not updated")
@@ -280,6 +280,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
                 torch.manual_seed(cfg.train.seed * 1_000_003 + step * 101 + accelerator.process_index)
 
                 beta = beta_at(step, cfg.model.latent.beta, cfg.model.latent.beta_warmup_steps)
+                # a skipped batch must not leave its trace in running statistics (BatchNorm) either
+                buffers = [b.detach().clone() for b in model.buffers()] if cfg.train.skip_nonfinite else None
                 with accelerator.autocast():
                     out = model(batch, beta)
                 loss = out["loss"]
@@ -291,6 +293,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
                     if skipped > cfg.train.skip_nonfinite:
                         raise NonFiniteLoss(message)
                     tqdm.write(f"warning: {message}; batch skipped")
+                    for buffer, saved in zip(model.buffers(), buffers):
+                        buffer.copy_(saved)
                 else:
                     optimizer.zero_grad(set_to_none=True)
                     accelerator.backward(loss)
