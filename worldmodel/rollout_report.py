@@ -2,8 +2,8 @@
 
 Writes ``RUN/rollouts/``: ``metrics.json`` (flat name → number, see
 :func:`worldmodel.rollouts.flat_metrics`), ``rollouts.npz`` (per decoded variable
-``<name>_samples`` (N, B, H+1, T), ``<name>_deterministic`` and ``<name>_truth`` (B, H+1, T),
-the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
+``<name>_samples`` (N, B, H+1, T), ``<name>_prior_mean`` (the deterministic future) and
+``<name>_truth`` (B, H+1, T), the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
 ``save_embeddings`` also ``embeddings`` (N, B, H+1, D) and ``deterministic_embeddings``), and PNGs:
 ``fan_<name>.png``, ``errors_<name>.png``, ``modes.png`` (Moving digits), ``spread.png`` (numerical).
 The start clips come from the held-out videos (test split) and leave room for the whole horizon.
@@ -109,15 +109,15 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
         arrays |= {"embeddings": paths.numpy(), "deterministic_embeddings": deterministic.numpy()}
     base = _baseline(baseline, cfg, batch["context"], horizon) if baseline else {}
     for name, probe in embedding_probes(probes).items():
-        decoded = {"samples": decode(probe, paths), "deterministic": decode(probe, deterministic), "truth": truth(name)}
-        scores = future_metrics(decoded["samples"], decoded["deterministic"], decoded["truth"])
+        decoded = {"samples": decode(probe, paths), "prior_mean": decode(probe, deterministic), "truth": truth(name)}
+        scores = future_metrics(decoded["samples"], decoded["prior_mean"], decoded["truth"])
         if name in base:
             scores["baseline"] = np.sqrt(((base[name] - decoded["truth"]) ** 2).mean(-1)).mean(0)
         metrics |= flat_metrics(name, scores)
         arrays |= {f"{name}_{key}": value for key, value in (decoded | scores).items()}
         plots.error_plot(out / f"errors_{name}.png", scores, name, samples)
         if name in TRAJECTORY_VARIABLES:
-            plots.fan_plot(out / f"fan_{name}.png", decoded["samples"], decoded["deterministic"], decoded["truth"], name)
+            plots.fan_plot(out / f"fan_{name}.png", decoded["samples"], decoded["prior_mean"], decoded["truth"], name)
     if cfg.data.kind == "numerical":
         true_std = true_conditional_std(read_meta(cfg.data.path), batch["gt_z"].double().numpy())
         sampled = arrays["z_samples"][:, :, 1]
