@@ -1,7 +1,8 @@
 import pytest
 import torch
+from torch import nn
 
-from worldmodel.models.predictors import AdditivePredictor, MLPPredictor, ModularPredictor
+from worldmodel.models.predictors import AdditivePredictor, MLPPredictor, ModularPredictor, TokenPredictor
 
 
 def test_modular_is_identity_at_init_and_matches_formula_after_update():
@@ -21,7 +22,9 @@ def test_modular_is_identity_at_init_and_matches_formula_after_update():
 def test_predictors_broadcast_over_sample_dimension():
     torch.manual_seed(0)
     fx, r = torch.randn(4, 5), torch.randn(3, 4, 5)
-    for p in (AdditivePredictor(5, 5), MLPPredictor(5, 5, 16), ModularPredictor(5, 5, 2)):
+    tokens = TokenPredictor((5, 1), 5, 1, 1)
+    nn.init.normal_(tokens.out.weight)  # away from the identity it starts as
+    for p in (AdditivePredictor(5, 5), MLPPredictor(5, 5, 16), ModularPredictor(5, 5, 2), tokens):
         out = p(fx.expand(3, 4, 5), r)
         assert out.shape == (3, 4, 5)
         assert torch.allclose(out[1], p(fx, r[1]), atol=1e-6)
@@ -33,3 +36,31 @@ def test_mlp_predictor_identity_at_init_and_additive_checks_dims():
     assert torch.equal(AdditivePredictor(5, 0)(fx, fx[:, :0]), fx)
     with pytest.raises(ValueError, match="additive predictor"):
         AdditivePredictor(5, 2)
+
+
+def test_token_predictor_is_identity_at_init_and_learns_an_r_dependent_edit_of_one_token():
+    """N = 4 tokens of 8 channels; the target moves token 2 by +v or −v as r = +1 or −1, which
+    only the r token can tell: the loss must fall far below that of ignoring r (2·‖v‖²/32 per dim)."""
+    torch.manual_seed(0)
+    pred = TokenPredictor((4, 8), r_dim=1, depth=2, heads=2)
+    fx = torch.randn(256, 32)
+    assert torch.equal(pred(fx, torch.randn(256, 1)), fx)
+    r = torch.randint(0, 2, (256, 1)).float() * 2 - 1
+    edit = torch.zeros(32)
+    edit[16:24] = 1.0
+    target = fx + r * edit
+    ignore_r = ((r * edit) ** 2).mean().item()
+    opt = torch.optim.Adam(pred.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = ((pred(fx, r) - target) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * ignore_r
+
+
+def test_token_predictor_without_latent_has_no_r_token_and_checks_heads():
+    pred = TokenPredictor((4, 8), r_dim=0, depth=1, heads=4)
+    assert pred.r_token is None and pred.position.shape == (4, 8)
+    with pytest.raises(ValueError, match="heads"):
+        TokenPredictor((4, 6), r_dim=2, depth=1, heads=4)

@@ -70,3 +70,14 @@ def test_projector_head_and_builder_errors():
     assert isinstance(build_encoder(EncoderConfig(kind="cnn", width=8), (3, 16, 16)).head, nn.Linear)  # images
     with pytest.raises(ValueError, match=r"needs clips \(k, C, H, W\)"):
         build_encoder(EncoderConfig(kind="cnn"), (10,))
+
+
+def test_cnn_token_embedding_lays_out_each_cell_as_one_token():
+    torch.manual_seed(0)
+    enc = ConvEncoder((3, 1, 32, 32), out_dim=99, width=4, token_dim=5)
+    assert enc.token_shape == (4, 5) and enc.out_dim == 20
+    x = random_clips()
+    feature_map = enc.head[0](enc.backbone(stack_frames(x)))  # (B, 5, 2, 2)
+    tokens = enc(x).reshape(3, 4, 5)
+    assert torch.allclose(tokens[:, 1], feature_map[:, :, 0, 1], atol=1e-6)
+    assert torch.allclose(tokens[:, 2], feature_map[:, :, 1, 0], atol=1e-6)

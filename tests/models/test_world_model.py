@@ -63,3 +63,15 @@ def test_forward_on_uint8_clips_returns_finite_losses_and_monitor_stats():
         assert out[key].dim() == 0 and torch.isfinite(out[key])
     assert 0.0 <= out["centre_norm"].item() <= 1.0
     assert out["loss"].item() == pytest.approx((out["ssl"] + 0.5 * out["reg"] + out["aux"]).item(), rel=1e-6)
+
+
+def test_token_predictor_world_model_builds_from_config_and_trains_without_error():
+    torch.manual_seed(0)
+    model = clip_model("model.encoder.token_dim=4", "model.predictor.kind=tokens", "model.predictor.heads=2",
+                       "model.latent.kind=gaussian", "model.latent.dim=3")
+    assert model.encoder.out_dim == 4 and model.predictor.token_shape == (1, 4)
+    out = model(clip_batch(), 0.1)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and model.predictor.r_token.weight.grad is not None
+    with pytest.raises(ValueError, match="token_dim"):
+        clip_model("model.predictor.kind=tokens")

@@ -58,12 +58,51 @@ class ModularPredictor(nn.Module):
         return fx + torch.einsum("...i,...id->...d", r.to(fx.dtype), edits)
 
 
-def build_predictor(cfg, emb_dim: int, r_dim: int) -> nn.Module:
-    """Predictor named by ``cfg.kind`` (a PredictorConfig)."""
+class TokenPredictor(nn.Module):
+    """Transformer over the N feature-map tokens of f, with r as one extra token.
+
+    f (..., N·c) is read as N tokens of c channels (the encoder's ``token_shape``); r (..., R) is
+    mapped to one more token; after ``depth`` pre-norm transformer layers (learned positions),
+    a zero-initialised linear map of the N output tokens is added to f, so t is the identity at
+    initialisation. Without a latent (R = 0) there is no r token.
+    """
+
+    def __init__(self, token_shape: tuple[int, int], r_dim: int, depth: int, heads: int) -> None:
+        super().__init__()
+        n, c = token_shape
+        if c % heads:
+            raise ValueError(f"tokens predictor: model.predictor.heads ({heads}) must divide model.encoder.token_dim ({c})")
+        self.token_shape = (n, c)
+        self.r_token = nn.Linear(r_dim, c) if r_dim else None
+        self.position = nn.Parameter(0.02 * torch.randn(n + bool(r_dim), c))
+        layer = nn.TransformerEncoderLayer(c, heads, dim_feedforward=2 * c, dropout=0.0, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.out = nn.Linear(c, c)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, fx: Tensor, r: Tensor) -> Tensor:
+        n, c = self.token_shape
+        lead = fx.shape[:-1]
+        tokens = fx.reshape(-1, n, c)
+        if self.r_token is not None:
+            r_tok = self.r_token(r.to(fx.dtype).reshape(-1, r.shape[-1])).unsqueeze(1)
+            tokens = torch.cat([tokens, r_tok], dim=1)
+        edited = self.out(self.blocks(tokens + self.position))[:, :n]
+        return fx + edited.reshape(*lead, n * c)
+
+
+def build_predictor(cfg, emb_dim: int, r_dim: int, token_shape: tuple[int, int] | None = None) -> nn.Module:
+    """Predictor named by ``cfg.kind`` (a PredictorConfig); ``tokens`` needs the encoder's token_shape."""
     if cfg.kind == "additive":
         return AdditivePredictor(emb_dim, r_dim)
     if cfg.kind == "mlp":
         return MLPPredictor(emb_dim, r_dim, cfg.hidden)
     if cfg.kind == "modular":
         return ModularPredictor(emb_dim, r_dim, cfg.rank)
-    raise ValueError(f"model.predictor.kind {cfg.kind!r}; expected additive, mlp or modular")
+    if cfg.kind == "tokens":
+        if token_shape is None:
+            raise ValueError("model.predictor.kind 'tokens' needs a token embedding: set model.encoder.kind=cnn "
+                             "and model.encoder.token_dim > 0")
+        return TokenPredictor(token_shape, r_dim, cfg.depth, cfg.heads)
+    raise ValueError(f"model.predictor.kind {cfg.kind!r}; expected additive, mlp, modular or tokens")

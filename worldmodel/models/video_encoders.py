@@ -6,7 +6,10 @@ acceleration k ≥ 3). uint8 clips are scaled to [0, 1] inside the model, on its
 the loaders ship uint8 (4× less to transfer than float32).
 
 Both encoders end in a head from the backbone's features to the D-dim embedding: a linear
-map, or with ``projector_hidden > 0`` a projector MLP (Linear-BN-ReLU-Linear).
+map, or with ``projector_hidden > 0`` a projector MLP (Linear-BN-ReLU-Linear). The CNN can
+instead keep its feature map as the embedding (``token_dim > 0``): each of the N cells of the
+final map becomes a token of ``token_dim`` channels (1×1 convolution), flattened to D = N·token_dim
+in row-major cell order, for the token predictor (``token_shape`` = (N, token_dim)).
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
                          nn.GroupNorm(math.gcd(8, out_ch), out_ch), nn.ReLU())
 
 
+class FlattenTokens(nn.Module):
+    """(B, c, N) channel-major map → (B, N·c): token n occupies dims n·c … (n + 1)·c − 1."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.transpose(1, 2).flatten(1)
+
+
 class ConvEncoder(nn.Module):
     """Small CNN, the fast default on CPU: (B, k, C, H, W) → (B, out_dim).
 
@@ -47,15 +57,25 @@ class ConvEncoder(nn.Module):
     batch, so a batch split over processes encodes exactly as on one process.
     """
 
-    def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0) -> None:
+    def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0,
+                 token_dim: int = 0) -> None:
         super().__init__()
         height, wide = in_shape[-2:]
         if height % 16 or wide % 16:
             raise ValueError(f"cnn encoder: frame size {height}×{wide} must be a multiple of 16")
         channels = [math.prod(in_shape[:-2]), width, 2 * width, 4 * width, 8 * width]
-        self.out_dim = out_dim
-        self.backbone = nn.Sequential(*(conv_block(a, b) for a, b in zip(channels[:-1], channels[1:])), nn.Flatten())
-        self.head = embedding_head(channels[-1] * (height // 16) * (wide // 16), out_dim, projector_hidden)
+        cells = (height // 16) * (wide // 16)
+        blocks = [conv_block(a, b) for a, b in zip(channels[:-1], channels[1:])]
+        if token_dim > 0:
+            self.token_shape = (cells, token_dim)
+            self.out_dim = cells * token_dim
+            self.backbone = nn.Sequential(*blocks)
+            self.head = nn.Sequential(nn.Conv2d(channels[-1], token_dim, 1), nn.Flatten(2), FlattenTokens())
+        else:
+            self.token_shape = None
+            self.out_dim = out_dim
+            self.backbone = nn.Sequential(*blocks, nn.Flatten())
+            self.head = embedding_head(channels[-1] * cells, out_dim, projector_hidden)
 
     def forward(self, clips: Tensor) -> Tensor:
         return self.head(self.backbone(stack_frames(clips)))
@@ -72,6 +92,7 @@ class ResNet18Encoder(nn.Module):
     def __init__(self, in_shape: tuple[int, ...], out_dim: int, projector_hidden: int = 0) -> None:
         super().__init__()
         self.out_dim = out_dim
+        self.token_shape = None
         net = resnet18(weights=None)
         net.conv1 = nn.Conv2d(math.prod(in_shape[:-2]), 64, 3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()

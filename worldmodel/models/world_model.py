@@ -64,7 +64,7 @@ class WorldModel(nn.Module):
         self.encoder = build_encoder(cfg.model.encoder, in_shape)
         dim = self.encoder.out_dim
         self.latent = build_latent(cfg.model.latent, dim)
-        self.predictor = build_predictor(cfg.model.predictor, dim, self.latent.dim)
+        self.predictor = build_predictor(cfg.model.predictor, dim, self.latent.dim, self.encoder.token_shape)
         self.objective = build_objective(dim, cfg.objective)
         self.target_encoder = None
         if self.objective.needs_ema_target:
