@@ -46,6 +46,7 @@ class EncoderConfig:
     out_dim: int = 10
     width: int = 32  # cnn: channels of the first block (doubling over 4 blocks)
     projector_hidden: int = 0  # cnn, resnet18: 0 = linear head to out_dim, > 0 = projector MLP of this width
+    token_dim: int = 0  # cnn: > 0 = the embedding is the final feature map as tokens of this width (out_dim unused)
 
 
 @dataclass
@@ -61,9 +62,11 @@ class LatentConfig:
 
 @dataclass
 class PredictorConfig:
-    kind: str = "additive"  # additive | mlp | modular
+    kind: str = "additive"  # additive | mlp | modular | tokens (transformer over feature-map tokens + an r token)
     hidden: int = 256
     rank: int = 4  # low rank of each module (modular)
+    depth: int = 2  # transformer layers (tokens)
+    heads: int = 4  # attention heads (tokens)
 
 
 @dataclass
@@ -127,7 +130,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.kind": ("numerical", "frames"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
-    "model.predictor.kind": ("additive", "mlp", "modular"),
+    "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),
@@ -142,6 +145,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "data.stride": (1, math.inf),
     "data.test_fraction": (0.0, 1.0),
     "model.encoder.out_dim": (1, math.inf),
+    "model.encoder.token_dim": (0, math.inf),
+    "model.predictor.depth": (1, math.inf),
+    "model.predictor.heads": (1, math.inf),
     "model.latent.dim": (1, math.inf),
     "model.latent.components": (1, math.inf),
     "objective.temperature": (0.0, math.inf),
