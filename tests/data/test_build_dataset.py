@@ -22,6 +22,9 @@ def test_missing_mmnist_folder_is_generated_once_then_read_as_clip_pairs(tmp_pat
     target_first_frame = train.store.gather(train.first[:1, None] + 2)[0, 0, :, :, 0]  # (H, W)
     assert torch.equal(torch.from_numpy(target_first_frame), item["target"][0, 0])
     assert {"gt_position", "gt_velocity", "gt_acceleration", "action"} <= set(item)
+    other = DataConfig(kind="frames", path=cfg.path, generator="mmnist", generator_args={**cfg.generator_args, "digits": 2})
+    with pytest.raises(ValueError, match="generated with other data.generator_args \\(digits: folder 1 vs config 2\\)"):
+        build_dataset(other, "train")
 
 
 def test_generator_registry_and_unknown_kind(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -24,6 +25,7 @@ def ensure_dataset(cfg) -> Path:
     """The dataset folder of ``cfg`` (a DataConfig), generated first if missing and built in."""
     path = Path(cfg.path)
     if (path / "meta.json").is_file():
+        _check_generated_with(path, cfg.generator_args)
         return path
     if cfg.generator is None:
         raise FileNotFoundError(f"data.path '{path}' is not a prepared dataset folder (no meta.json) "
@@ -34,6 +36,18 @@ def ensure_dataset(cfg) -> Path:
     print(f"generating built-in '{cfg.generator}' dataset at {path}")
     table[cfg.generator](path, **cfg.generator_args)
     return path
+
+
+def _check_generated_with(path: Path, generator_args: dict) -> None:
+    """A generated folder must have been written with the options the config asks for."""
+    if not generator_args:
+        return
+    written = json.loads((path / "meta.json").read_text()).get("options", {})
+    differ = {k: (written.get(k), v) for k, v in generator_args.items() if written.get(k) != v}
+    if differ:
+        detail = ", ".join(f"{k}: folder {old!r} vs config {new!r}" for k, (old, new) in differ.items())
+        raise ValueError(f"data.path '{path}' was generated with other data.generator_args ({detail}); "
+                         "delete the folder to regenerate it or point data.path elsewhere")
 
 
 def build_dataset(cfg, split: str) -> Dataset:
