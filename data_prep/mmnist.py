@@ -10,9 +10,11 @@ Generating process for each video v (random stream ``(seed, v)``), K = ``digits`
   probability ``accel_prob``. The axis is x with probability π(l) = 0.1 + 0.8·l/9, else y
   (the choice is multimodal and depends on the digit: 0s mostly change vertically, 9s
   horizontally); the change is a = ±``accel_scale``·|v|·u, u ~ U(0.5, 1.5), random sign
-  (heteroscedastic: its size scales with the current speed |v|). The new component is
-  clipped to ±``max_speed``; if the speed would drop below ``speed_min`` the sign of a is
-  flipped. The recorded acceleration is the velocity change actually applied;
+  (heteroscedastic: its size scales with the current speed |v|). If the new speed would
+  leave [speed_min, speed_max] the sign of a is flipped, so speeds stay near that band
+  instead of drifting up (which would make wall bounces ever more frequent); the new
+  component is clipped to ±``max_speed``. The recorded acceleration is the velocity change
+  actually applied;
 - then p ← p + v, and the digit bounces off the walls (position mirrored, component negated);
 - frames are the pixel-wise maximum of the digits, rendered at sub-pixel positions by
   bilinear shifting, stored as uint8 with one channel.
@@ -51,7 +53,7 @@ def axis_x_probability(labels: np.ndarray) -> np.ndarray:
     return 0.1 + 0.8 * labels / 9
 
 
-def _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, max_speed):
+def _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, speed_max, max_speed):
     """Draw this frame's events; update ``velocity`` (K, 2) in place; return (a (K, 2), events (K,))."""
     k = len(labels)
     events = rng.random(k) < accel_prob
@@ -61,7 +63,7 @@ def _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, max_s
     for j in np.flatnonzero(events):
         new = velocity[j].copy()
         new[axes[j]] = np.clip(new[axes[j]] + change[j], -max_speed, max_speed)
-        if np.linalg.norm(new) < speed_min:
+        if not speed_min <= np.linalg.norm(new) <= speed_max:
             new[axes[j]] = np.clip(velocity[j, axes[j]] - change[j], -max_speed, max_speed)
         accel[j] = new - velocity[j]
         velocity[j] = new
@@ -80,7 +82,7 @@ def simulate_video(rng, sprites, labels, frames, size, accel_prob, accel_scale, 
     gt = {name: np.zeros((frames, k if name in ("label", "accel_event") else 2 * k)) for name in GROUND_TRUTH}
     for t in range(frames):
         if t > 0:
-            accel, events = _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, max_speed)
+            accel, events = _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, speed_max, max_speed)
             top_left += velocity
             reflect(top_left, velocity, upper)
             gt["acceleration"][t], gt["accel_event"][t] = accel.ravel(), events

@@ -72,6 +72,7 @@ def test_the_axis_depends_on_the_digit_and_the_size_on_the_speed(busy):
     unclipped = size / speed_before
     assert np.median(unclipped) == pytest.approx(0.5, abs=0.1)  # accel_scale · E[U(0.5, 1.5)]
     assert np.corrcoef(speed_before, size)[0, 1] > 0.3
+    assert np.quantile(np.linalg.norm(velocity, axis=-1), 0.9) < 3.0 + 0.5  # speeds stay near [1, 3]
 
 
 def test_action_is_the_velocity_change_between_context_and_target(busy):
