@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -176,6 +177,7 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+@functools.cache
 def _schema_leaves() -> dict[str, Any]:
     """{dotted key: default value} of every leaf of the schema."""
     leaves: dict[str, Any] = {}
@@ -192,6 +194,7 @@ def _schema_leaves() -> dict[str, Any]:
     return leaves
 
 
+@functools.cache
 def _schema_sections() -> list[str]:
     """Dotted keys of the schema's sections: ``["data", "model", "model.encoder", ...]``."""
     return sorted({leaf.rsplit(".", i)[0] for leaf in _schema_leaves() for i in range(1, leaf.count(".") + 1)})
@@ -233,9 +236,8 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
 
 def _check_ranges(cfg: Config, source: str) -> None:
     """Finite floats, and numbers within :data:`RANGES`."""
-    tree = OmegaConf.structured(cfg)
     for key, default in _schema_leaves().items():
-        value = OmegaConf.select(tree, key)
+        value = functools.reduce(getattr, key.split("."), cfg)
         low, high = RANGES.get(key, (-math.inf, math.inf))
         if isinstance(default, float) and not math.isfinite(value):
             raise ConfigError(f"{source}: '{key}' is {value!r}; expected a finite number")
@@ -256,13 +258,13 @@ def _parse_overrides(overrides: Sequence[str]) -> DictConfig:
     """``key=value`` strings as a config tree; a malformed key or a value that is not YAML raises."""
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or not _DOTTED_KEY.fullmatch(key.strip()):
+        if not sep or not _DOTTED_KEY.fullmatch(key):
             raise ConfigError(f"command line: override {item!r} is not of the form key=value with a dotted key "
                               "such as train.steps=100")
         try:
             OmegaConf.from_dotlist([item])
         except Exception as err:  # yaml's ScannerError, ReaderError, …
-            raise ConfigError(f"command line: value {value!r} of '{key.strip()}' is not valid YAML ({_first_line(err)})") from None
+            raise ConfigError(f"command line: value {value!r} of '{key}' is not valid YAML ({_first_line(err)})") from None
     return OmegaConf.from_dotlist(list(overrides))
 
 
