@@ -6,30 +6,21 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 import torch
 
-from faults import make_data, run_info, tiny_config, weights
+from faults import make_data, poison, run_info, tiny_config, weights
 from worldmodel.checkpoints import latest_checkpoint
-from worldmodel.data.store import open_array, read_meta, save_array
-from worldmodel.training import NonFiniteLoss, StepBatchSampler, train
+from worldmodel.training import NonFiniteLoss, train
 
 STEPS = 30
 
 
 @pytest.fixture(scope="module")
 def poisoned(tmp_path_factory):
-    """(data folder whose training sample at batch position 0 of step 6 is NaN, steps whose batch holds it)."""
+    """(data folder whose first sample of step 6 is NaN, the steps whose batch holds that sample)."""
     folder = make_data(tmp_path_factory.mktemp("data") / "num")
-    split = open_array(folder, "split", mmap=False)
-    train_rows = np.flatnonzero(split == read_meta(folder)["splits"]["train"])
-    batches = list(StepBatchSampler(len(train_rows), 64, STEPS, seed=0))
-    sample = batches[6][0]
-    x = open_array(folder, "x", mmap=False).copy()
-    x[train_rows[sample]] = np.nan
-    save_array(folder, "x", x)
-    return folder, [step for step, batch in enumerate(batches) if sample in batch]
+    return folder, poison(folder, step=6, position=0, steps=STEPS)
 
 
 def test_a_nonfinite_loss_stops_with_step_and_terms_and_saves_nothing_corrupt(poisoned, tmp_path):

@@ -1,8 +1,9 @@
 """Checkpoints that are complete or invisible, verified before they are loaded.
 
-A checkpoint is the folder ``RUN/checkpoints/step_N``: Accelerate's state (``model.safetensors``
-with the online and EMA target weights; optimiser, scheduler and RNG state loaded with
-``weights_only=True``, so no pickled code runs) and ``step.json``, written last::
+A checkpoint is the folder ``RUN/checkpoints/step_N``, written by the main process only:
+Accelerate's state (``model.safetensors`` with the online and EMA target weights; optimiser,
+scheduler and RNG state loaded with ``weights_only=True``, so no pickled code runs) and
+``step.json``, written last::
 
     {"step": N, "skipped_nonfinite": 0, "files": {"model.safetensors": {"bytes": …, "sha256": …}, …}}
 
@@ -73,18 +74,16 @@ def write_step_file(folder: Path, info: dict[str, Any]) -> None:
 def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int, **info: Any) -> Path:
     """Save the state of every prepared object as ``checkpoints/step_{step}``; keep the newest ``keep``.
 
-    Only the main process writes (Accelerate's savers write on the main process only); every
-    process calls this, and all return once the checkpoint is in place. ``info`` goes into
-    step.json next to the step.
+    Every process calls this; only the main process writes (under DDP the processes hold the same
+    weights and optimiser state, and the per-process RNG states Accelerate would add are not
+    needed: every step reseeds from (seed, step, rank)). All return once the checkpoint is in
+    place. ``info`` goes into step.json next to the step.
     """
     root = run_dir / "checkpoints"
     final, tmp = root / f"step_{step}", root / f".tmp_step_{step}"
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)  # left by a save that was killed
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()  # no process still creating the temporary folder
-    if accelerator.is_main_process:
+        accelerator.save_state(str(tmp))
         write_step_file(tmp, {"step": step, **info})
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
