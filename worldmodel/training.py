@@ -325,7 +325,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
                 if done % cfg.train.checkpoint_every == 0 or done == end or signalled:
                     saved = save_checkpoint(accelerator, run_dir, done, cfg.train.keep_checkpoints,
                                             skipped_nonfinite=skipped)
-                if signalled:
+                if signalled:  # a process that received no signal itself stops as if by SIGTERM
                     raise TrainingInterrupted(stop.signum or signal.SIGTERM, done, saved)
     finally:
         bar.close()
