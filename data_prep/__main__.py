@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from data_prep import camera_pan, image_pairs, mmnist, numerical, videos
+from data_prep import camera_pan, digit_pairs, image_pairs, mmnist, numerical, videos
 
-COMMANDS = [numerical, videos, mmnist, camera_pan, image_pairs]
+COMMANDS = [numerical, videos, mmnist, camera_pan, image_pairs, digit_pairs]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,8 +2,8 @@
 
 Generating process for each video v (random stream ``(seed, v)``):
 
-- the scene is one of scikit-image's bundled colour photographs (``SCENES``), resized so that
-  its short side is ``scene_scale`` × ``size`` pixels;
+- the scene is one of scikit-image's bundled colour photographs (``SCENES``, or the subset named
+  by ``scenes``), resized so that its short side is ``scene_scale`` × ``size`` pixels;
 - the camera sees a ``size`` × ``size`` window whose top-left corner c starts uniformly inside
   the scene, with a velocity u of uniform direction and speed in [speed_min, speed_max]
   (pixels per frame);
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import skimage.data
@@ -41,10 +42,13 @@ GROUND_TRUTH = {
 }
 
 
-def load_scenes(short_side: int) -> list[np.ndarray]:
-    """The bundled photographs as float32 RGB in [0, 255], short side ``short_side`` pixels."""
+def load_scenes(short_side: int, names: Sequence[str] = SCENES) -> list[np.ndarray]:
+    """The bundled photographs ``names`` as float32 RGB in [0, 255], short side ``short_side`` pixels."""
+    unknown = sorted(set(names) - set(SCENES))
+    if unknown or not names:
+        raise ValueError(f"scenes {list(names)}: expected a non-empty subset of {list(SCENES)}")
     scenes = []
-    for name in SCENES:
+    for name in names:
         image = getattr(skimage.data, name)()[..., :3]
         scale = short_side / min(image.shape[:2])
         shape = (round(image.shape[0] * scale), round(image.shape[1] * scale))
@@ -94,16 +98,18 @@ def generate_camera_pan(
     fps: float = 10.0,
     seed: int = 0,
     mp4: bool = False,
+    scenes: Sequence[str] = SCENES,
 ) -> Path:
     """Write a camera-pan frame store to ``out`` (see the module docstring); returns ``out``."""
     if scene_scale <= 1 + 2 * speed_max / size:
         raise ValueError(f"scene_scale must leave room to pan (> {1 + 2 * speed_max / size:.2f}), got {scene_scale}")
+    scenes = list(scenes)
     options = {k: v for k, v in locals().items() if k != "out"}
-    scenes = load_scenes(round(scene_scale * size))
+    images = load_scenes(round(scene_scale * size), scenes)
 
     def simulate(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        s = int(rng.integers(len(scenes)))
-        return simulate_video(rng, scenes[s], s, frames, size, change_prob, speed_min, speed_max)
+        s = int(rng.integers(len(images)))
+        return simulate_video(rng, images[s], SCENES.index(scenes[s]), frames, size, change_prob, speed_min, speed_max)
 
     action = {"sum_of": "camera_motion", "description": "camera displacement (dx, dy) between context and target"}
     return write_generated(out, simulate, GROUND_TRUTH, action, "data_prep.camera_pan", options)
@@ -111,7 +117,8 @@ def generate_camera_pan(
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_generator_parser(subparsers, "camera-pan", "a virtual camera panning over natural images", __doc__,
-                             generate_camera_pan, ("scene_scale", "change_prob"), videos=200, frames=32)
+                             generate_camera_pan, ("scene_scale", "change_prob", "scenes"), videos=200, frames=32)
     p.add_argument("--scene-scale", type=float, default=4.0, help="scene short side in units of --size (default 4)")
     p.add_argument("--change-prob", type=float, default=0.1, help="per-frame probability of a pan/stop/reverse event")
+    p.add_argument("--scenes", nargs="+", choices=SCENES, default=list(SCENES), help="photographs to pan over (default all)")
 

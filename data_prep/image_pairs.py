@@ -11,6 +11,8 @@ crop, or ``--pad``) and stored as a frame store of one-frame videos (``frames.np
 ``pair_target.npy`` (P,) int64 indices into the stored images, ``split.npy`` (P,) uint8 with
 codes in ``meta.json["splits"]`` and ``pair_gt_<name>.npy`` (P,) float32. Images that cannot be
 read are ``failed: <reason>`` in the manifest; the pairs that use them are dropped and counted.
+Generators of image pairs (``python -m data_prep digit-pairs``) write the same format, and may
+add per-image ground truth ``gt_<name>.npy`` (N,) float32 listed in ``meta.json["ground_truth"]``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -72,6 +74,38 @@ def ground_truth_columns(rows: list[dict[str, str]]) -> tuple[dict[str, np.ndarr
     return values, categories
 
 
+def write_image_pairs(
+    out: str | Path, images: np.ndarray, manifest: list[dict[str, Any]], context: np.ndarray, target: np.ndarray,
+    split: np.ndarray, writer: str, options: Mapping[str, Any], pair_gt: Mapping[str, np.ndarray] | None = None,
+    categories: Mapping[str, list[str]] | None = None, image_gt: Mapping[str, np.ndarray] | None = None,
+    image_gt_descriptions: Mapping[str, str] | None = None,
+) -> Path:
+    """Write an image-pair folder (the format of the module docstring); returns ``out``.
+
+    images (N, H, W, C) uint8, stored as one-frame videos (``manifest``: one row per readable or
+    failed image); context, target (P,) indices into ``images``; split (P,) codes of ``SPLITS``;
+    pair_gt {name: (P,)} per-pair ground truth; categories {name: category names} of the
+    categorical ground truth; image_gt {name: (N,)} per-image ground truth (``gt_<name>.npy``,
+    described by ``image_gt_descriptions`` in ``meta.json["ground_truth"]``).
+    """
+    out, pair_gt, image_gt = Path(out), dict(pair_gt or {}), dict(image_gt or {})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)  # unfinished until meta.json is written last
+    write_frames(out, (image[None] for image in images), [1] * len(images), images.shape[1:])
+    save_array(out, "pair_context", np.asarray(context, dtype=np.int64))
+    save_array(out, "pair_target", np.asarray(target, dtype=np.int64))
+    save_array(out, "split", np.asarray(split, dtype=np.uint8))
+    for name, column in pair_gt.items():
+        save_array(out, f"pair_gt_{name}", np.asarray(column, dtype=np.float32))
+    for name, column in image_gt.items():
+        save_array(out, f"gt_{name}", np.asarray(column, dtype=np.float32))
+    write_manifest(out, manifest)
+    descriptions = {name: (image_gt_descriptions or {}).get(name, "") for name in image_gt}
+    write_meta(out, KIND, writer, options, splits=SPLITS, pair_ground_truth=list(pair_gt),
+               ground_truth=descriptions, categories=dict(categories or {}))
+    return out
+
+
 def prepare_image_pairs(
     src: str | Path, out: str | Path, pairs: str | Path, size: int = 64, pad: bool = False,
     test_fraction: float = 0.2, seed: int = 0,
@@ -96,19 +130,13 @@ def prepare_image_pairs(
     if not kept:
         raise DatasetFolderError(f"{pairs}: no pair has two readable images under {src}")
     index = {name: i for i, name in enumerate(images)}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").unlink(missing_ok=True)
-    write_frames(out, (img[None] for img in images.values()), [1] * len(images), (size, size, 3))
-    save_array(out, "pair_context", np.array([index[rows[i]["context"]] for i in kept], dtype=np.int64))
-    save_array(out, "pair_target", np.array([index[rows[i]["target"]] for i in kept], dtype=np.int64))
-    save_array(out, "split", _splits([rows[i] for i in kept], test_fraction, seed))
     values, categories = ground_truth_columns([rows[i] for i in kept])
-    for name, column in values.items():
-        save_array(out, f"pair_gt_{name}", column)
-    write_manifest(out, manifest)
-    options = {"size": size, "pad": pad, "test_fraction": test_fraction, "seed": seed, "pairs": str(pairs)}
-    write_meta(out, KIND, "data_prep.image_pairs", options, splits=SPLITS, pair_ground_truth=list(values),
-               categories=categories)
+    write_image_pairs(
+        out, np.stack(list(images.values())), manifest,
+        np.array([index[rows[i]["context"]] for i in kept]), np.array([index[rows[i]["target"]] for i in kept]),
+        _splits([rows[i] for i in kept], test_fraction, seed), "data_prep.image_pairs",
+        {"size": size, "pad": pad, "test_fraction": test_fraction, "seed": seed, "pairs": str(pairs)},
+        pair_gt=values, categories=categories)
     failures = [(e["id"], e["status"].removeprefix("failed: ")) for e in manifest if e["status"] != "ok"]
     return {"images": len(images), "pairs": len(kept), "dropped_pairs": len(rows) - len(kept), "failures": failures}
 

@@ -28,9 +28,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    kind: str = "numerical"  # numerical | frames
+    kind: str = "numerical"  # numerical | frames | image_pairs
     path: str = "data/numerical"
-    generator: Optional[str] = None  # built-in generator used when `path` does not exist: numerical | mmnist | camera_pan
+    generator: Optional[str] = None  # built-in generator used when `path` does not exist: numerical | mmnist | camera_pan | digit_pairs
     generator_args: dict[str, Any] = field(default_factory=dict)
     num_workers: int = 0
     context: int = 1  # frames: k, frames per clip
@@ -128,7 +128,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.kind": ("numerical", "frames"),
+    "data.kind": ("numerical", "frames", "image_pairs"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),

@@ -50,7 +50,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
-    data_cfg = dataclasses.replace(cfg.data, path=str(data)) if data else cfg.data
+    # another folder (e.g. prepared with `data_prep videos`) is read as it is, not as the run's generator wrote it
+    data_cfg = dataclasses.replace(cfg.data, path=str(data), generator=None, generator_args={}) if data else cfg.data
     if data_cfg.kind == "numerical":
         metrics, probes = _numerical_metrics(model, data_cfg)
     elif data_cfg.kind == "frames":

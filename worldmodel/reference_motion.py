@@ -21,13 +21,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
 from sklearn.metrics import r2_score
 from torch import Tensor
+from torch.utils.data import Dataset, Subset
 
-from worldmodel.data.frames import FramePairs
+from worldmodel.data import build_dataset
 from worldmodel.probes import fit_ridge_probe
 
 METHODS = ("phase",)
@@ -69,27 +69,17 @@ def pair_reference_motion(batch: dict[str, Tensor], method: str = "phase") -> np
     return phase_correlation_motion(to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1]))
 
 
-@torch.no_grad()
-def posterior_r(model, batch: dict[str, Tensor]) -> np.ndarray:
-    """(B, R) float64 posterior mean of r for a batch: q(r | f(context), g(target)), where g is the
-    target branch the model was trained with (its EMA encoder, or the online encoder)."""
-    fx = model.encode(batch["context"])
-    target_encoder = model.encoder if model.target_encoder is None else model.target_encoder
-    return model.latent.posterior_mean(fx, target_encoder(batch["target"]), batch.get("action")).double().numpy()
-
-
-def _collect(model, dataset: FramePairs, method: str, max_pairs: int, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """r, reference, video and (if recorded) true motion of up to ``max_pairs`` evenly spaced pairs."""
+def evenly_spaced(dataset: Dataset, max_pairs: int) -> Subset:
+    """Up to ``max_pairs`` pairs of ``dataset`` spread evenly over it (all when it is smaller)."""
     chosen = np.unique(np.linspace(0, len(dataset) - 1, min(max_pairs, len(dataset))).round().astype(int))
-    parts: dict[str, list[np.ndarray]] = {"r": [], "reference": [], "video": [], "truth": []}
-    for i in range(0, len(chosen), batch_size):
-        batch = dataset.__getitems__(chosen[i : i + batch_size].tolist())
-        parts["r"].append(posterior_r(model, batch))
-        parts["reference"].append(pair_reference_motion(batch, method))
-        parts["video"].append(batch["video"].numpy())
-        if "action" in batch:
-            parts["truth"].append(batch["action"].double().numpy())
-    return {key: np.concatenate(chunks) for key, chunks in parts.items() if chunks}
+    return Subset(dataset, chosen.tolist())
+
+
+def dataset_reference_motion(dataset: Dataset, method: str = "phase", batch_size: int = 256) -> np.ndarray:
+    """(N, 2) reference camera displacement of every pair of a frame-pair dataset."""
+    chunks = [pair_reference_motion(dataset.__getitems__(list(range(i, min(i + batch_size, len(dataset))))), method)
+              for i in range(0, len(dataset), batch_size)]
+    return np.concatenate(chunks)
 
 
 def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str = "phase",
@@ -97,23 +87,26 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     """``r2_r_to_reference_motion`` (and, with true motion, ``r2_reference_motion_to_truth`` and
     ``r2_r_to_true_motion``) for a frames run; writes ``out_dir/reference_motion.png``.
 
-    data_cfg: the run's DataConfig (kind ``frames``); up to ``max_pairs`` pairs per split are used.
+    data_cfg: the DataConfig to read (kind ``frames``); up to ``max_pairs`` pairs per split are used.
     """
+    from worldmodel.evaluation import encode_pairs  # evaluation calls this module
+
     if data_cfg.kind != "frames":
         raise ValueError(f"reference motion needs data.kind 'frames' (a folder from `data_prep videos`), got {data_cfg.kind!r}")
     if model.latent.dim == 0:
         raise ValueError("reference motion probes r, but the run's model.latent.kind has no r (latent dim 0)")
-    sets = {split: _collect(model, FramePairs(data_cfg.path, data_cfg.context, data_cfg.gap, split, data_cfg.stride,
-                                             data_cfg.test_fraction), method, max_pairs)
-            for split in ("train", "test")}
+    sets = {}
+    for split in ("train", "test"):
+        pairs = evenly_spaced(build_dataset(data_cfg, split), max_pairs)
+        sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
     train, test = sets["train"], sets["test"]
     probe = fit_ridge_probe(train["r"], train["reference"], train["video"])
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
                "reference_motion_pairs": float(len(test["r"]))}
-    if "truth" in test:
-        metrics["r2_reference_motion_to_truth"] = float(r2_score(test["truth"], test["reference"]))
-        truth_probe = fit_ridge_probe(train["r"], train["truth"], train["video"])
-        metrics["r2_r_to_true_motion"] = truth_probe.r2(test["r"], test["truth"])
+    if "action" in test:
+        metrics["r2_reference_motion_to_truth"] = float(r2_score(test["action"], test["reference"]))
+        truth_probe = fit_ridge_probe(train["r"], train["action"], train["video"])
+        metrics["r2_r_to_true_motion"] = truth_probe.r2(test["r"], test["action"])
     plot_reference_scatter(test["reference"], probe.predict(test["r"]), metrics["r2_r_to_reference_motion"],
                            Path(out_dir) / "reference_motion.png")
     return metrics

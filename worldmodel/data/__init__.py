@@ -9,16 +9,19 @@ from torch.utils.data import Dataset
 
 from worldmodel.data.batched import passthrough_collate
 from worldmodel.data.frames import FramePairs
+from worldmodel.data.images import ImagePairs
 from worldmodel.data.numeric import NumericPairs
 
 
 def generators() -> dict:
     """Built-in synthetic generators by name: ``fn(out, **generator_args)``."""
     from data_prep.camera_pan import generate_camera_pan
+    from data_prep.digit_pairs import generate_digit_pairs
     from data_prep.mmnist import generate_mmnist
     from data_prep.numerical import generate_numerical
 
-    return {"numerical": generate_numerical, "mmnist": generate_mmnist, "camera_pan": generate_camera_pan}
+    return {"numerical": generate_numerical, "mmnist": generate_mmnist, "camera_pan": generate_camera_pan,
+            "digit_pairs": generate_digit_pairs}
 
 
 def ensure_dataset(cfg) -> Path:
@@ -55,14 +58,16 @@ def build_dataset(cfg, split: str) -> Dataset:
 
     ``numerical``: :class:`NumericPairs` (splits train / test / ood); ``frames``: :class:`FramePairs`
     of clips of ``cfg.context`` frames and their targets ``cfg.gap`` frames later (splits by
-    video: train / test / all).
+    video: train / test / all); ``image_pairs``: :class:`ImagePairs` (splits of the folder).
     """
     path = ensure_dataset(cfg)
     if cfg.kind == "numerical":
         return NumericPairs(path, split)
     if cfg.kind == "frames":
         return FramePairs(path, cfg.context, cfg.gap, split, cfg.stride, cfg.test_fraction)
-    raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical' or 'frames'")
+    if cfg.kind == "image_pairs":
+        return ImagePairs(path, split)
+    raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical', 'frames' or 'image_pairs'")
 
 
-__all__ = ["FramePairs", "NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]
+__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]

@@ -19,7 +19,8 @@ class ImagePairs(BatchedDataset):
 
     A sample: ``context`` and ``target`` (1, C, H, W) uint8 (a one-frame clip, like
     :class:`~worldmodel.data.frames.FramePairs` with k = 1), ``gt_<name>`` float32 per-pair
-    ground truth from the extra columns of pairs.csv, ``pair`` int64 row in the folder.
+    ground truth from the extra columns of pairs.csv and per-image ground truth of the context
+    image (e.g. a digit's label and stroke attributes), ``pair`` int64 row in the folder.
     """
 
     def __init__(self, folder: str | Path, split: str = "train") -> None:
@@ -31,6 +32,8 @@ class ImagePairs(BatchedDataset):
         self.pairs = np.flatnonzero(codes == splits[split]) if split != "all" else np.arange(len(codes))
         self.images = {end: open_array(folder, f"pair_{end}", mmap=False) for end in ("context", "target")}
         self.ground_truth = {name: open_array(folder, f"pair_gt_{name}", mmap=False) for name in self.store.meta["pair_ground_truth"]}
+        if both := sorted(set(self.ground_truth) & set(self.store.ground_truth)):
+            raise DatasetFolderError(f"{folder}: ground truth {both} is both per pair and per image; expected one of the two")
         for name, array in {**self.images, **self.ground_truth}.items():
             if len(array) != len(codes):
                 raise DatasetFolderError(f"{folder}: '{name}' has {len(array)} rows, 'split.npy' has {len(codes)}")
@@ -49,5 +52,7 @@ class ImagePairs(BatchedDataset):
             batch[end] = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 1, 4, 2, 3)))
         for name, array in self.ground_truth.items():
             batch[f"gt_{name}"] = torch.from_numpy(array[rows].astype(np.float32))
+        for name, array in self.store.ground_truth.items():
+            batch[f"gt_{name}"] = torch.from_numpy(np.asarray(array[self.images["context"][rows]], dtype=np.float32))
         batch["pair"] = torch.from_numpy(rows)
         return batch
