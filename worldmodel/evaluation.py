@@ -105,7 +105,8 @@ def _shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndar
         probe.info |= {"input": "r", "target": "action", "r2_test": metrics["r2_action_from_r"]}
         probes["action_from_r"] = probe
     stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
-    metrics |= dci_scores(train["embedding"], stack(train), test["embedding"], stack(test), groups)
+    if factors:  # footage prepared by `data_prep videos` has no ground truth
+        metrics |= dci_scores(train["embedding"], stack(train), test["embedding"], stack(test), groups)
     stats = CentreStats.of(torch.from_numpy(test["embedding"]))
     metrics |= {"centre_norm": stats.centre_norm, "residual_norm": stats.residual_norm,
                 "embedding_std": float(test["embedding"].std(0).mean())}
