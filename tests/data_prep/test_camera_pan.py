@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from data_prep.camera_pan import EVENTS, generate_camera_pan
+from data_prep.camera_pan import EVENTS, SCENES, generate_camera_pan
 from worldmodel.data.frames import FramePairs
 from worldmodel.data.store import FrameStore, open_array
 
@@ -56,3 +56,10 @@ def test_action_is_the_camera_displacement(pan):
     expected = position[pairs.first + 4] - position[pairs.first]
     np.testing.assert_allclose(batch["action"].numpy(), expected, atol=1e-4)
     assert batch["context"].shape[1:] == (1, 3, 64, 64)
+
+
+def test_scenes_option_restricts_the_photographs(tmp_path):
+    out = generate_camera_pan(tmp_path / "two", videos=6, frames=3, size=32, scenes=["coffee", "retina"])
+    assert set(np.unique(open_array(out, "gt_scene"))) == {SCENES.index("coffee"), SCENES.index("retina")}
+    with pytest.raises(ValueError, match="expected a non-empty subset of"):
+        generate_camera_pan(tmp_path / "none", videos=1, frames=2, scenes=["moon"])
