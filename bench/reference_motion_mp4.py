@@ -1,6 +1,7 @@
 """Reference motion on real footage where the truth is known: camera-pan mp4s through ``data_prep videos``.
 
-    python bench/reference_motion_mp4.py [--videos 40 --frames 32 --size 32] [--run RUN]
+    python bench/reference_motion_mp4.py [--videos 40 --frames 32 --size 64]
+    python bench/reference_motion_mp4.py --run runs/camera_pan-adassl_v/seed0
 
 Writes camera-pan videos with their ground truth and as H.264 mp4s, prepares the mp4s with
 ``data_prep videos`` (every frame kept, same size), and scores the phase-correlation estimate of
@@ -10,9 +11,10 @@ mp4 frames. Views of little texture (the sky of ``rocket``) leave the motion alo
 undetermined (the aperture problem), and compression removes faint texture: expect the largest
 errors there, and fewer at 64 px than at 32 px.
 
-With ``--run`` (a camera-pan run folder), also evaluates the run on both folders:
-``r2_r_to_reference_motion`` on the prepared mp4s (no ground truth used) next to
-``r2_r_to_true_motion`` on the generated frames.
+With ``--run`` (a camera-pan run folder), the videos are generated with the run's
+``data.generator_args`` (size, scenes, speeds; a fresh seed so that they are new to the run),
+and the run is evaluated on both folders: ``r2_r_to_reference_motion`` on the prepared mp4s (no
+ground truth used) next to ``r2_r_to_true_motion`` on the generated frames.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sklearn.metrics import r2_score
 
 from data_prep.camera_pan import SCENES, generate_camera_pan
 from data_prep.videos import prepare_videos
+from worldmodel.config import load_config
 from worldmodel.data.store import FrameStore
 from worldmodel.evaluation import evaluate_run
 from worldmodel.reference_motion import phase_correlation_motion
@@ -49,23 +52,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=40)
     parser.add_argument("--frames", type=int, default=32)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--scenes", nargs="+", help="camera-pan scenes (default all; match the run's data)")
-    parser.add_argument("--scene-scale", type=float, default=4.0)
-    parser.add_argument("--run", help="a camera-pan run folder to evaluate on both folders")
+    parser.add_argument("--size", type=int, default=64, help="frame size without --run (default 64)")
+    parser.add_argument("--run", help="a camera-pan run folder: its data options, and evaluated on both folders")
     args = parser.parse_args()
+    options = {"size": args.size}
+    if args.run:
+        options = {**load_config(Path(args.run) / "config.yaml").data.generator_args, "seed": 1}
     with tempfile.TemporaryDirectory() as tmp:
-        extra = {"scenes": args.scenes} if args.scenes else {}
-        pan = generate_camera_pan(Path(tmp) / "pan", videos=args.videos, frames=args.frames, size=args.size,
-                                  scene_scale=args.scene_scale, mp4=True, **extra)
+        pan = generate_camera_pan(Path(tmp) / "pan", videos=args.videos, frames=args.frames, mp4=True, **options)
+        size = FrameStore(pan).frames.shape[1]
         prepared = Path(tmp) / "videos"
-        prepare_videos(pan / "mp4", prepared, size=args.size, fps=0)
+        prepare_videos(pan / "mp4", prepared, size=size, fps=0)
         truth_store, mp4_store = FrameStore(pan), FrameStore(prepared)
         if [Path(row["id"]).stem for row in mp4_store.videos] != [row["id"] for row in truth_store.videos] or \
                 mp4_store.frames.shape != truth_store.frames.shape:
             raise SystemExit("the prepared mp4s do not line up frame by frame with the generated videos")
         truth = np.asarray(truth_store.ground_truth["camera_motion"], dtype=np.float64)
-        print(f"{args.videos} videos x {args.frames} frames, {args.size} px; phase correlation vs recorded camera_motion")
+        print(f"{args.videos} videos x {args.frames} frames, {options}; phase correlation vs recorded camera_motion")
         print(f"{'frames':<28} {'R²':>7} {'MAE px':>7}")
         scene = np.asarray(truth_store.ground_truth["scene"])
         for name, store in (("generated (lossless)", truth_store), ("mp4 -> data_prep videos", mp4_store)):

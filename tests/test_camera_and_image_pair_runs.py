@@ -18,7 +18,9 @@ TINY = ["train.steps=2", "train.batch_size=8", "train.threads=1", "train.log_eve
 
 @pytest.fixture(scope="module")
 def pan(tmp_path_factory):
-    return generate_camera_pan(tmp_path_factory.mktemp("pan") / "pan", videos=6, frames=10, size=32, mp4=True)
+    """A few camera-pan videos with the options of the camera_pan configs (and their mp4s)."""
+    options = load_config("configs/camera_pan/adassl_v.yaml").data.generator_args
+    return generate_camera_pan(tmp_path_factory.mktemp("pan") / "pan", videos=6, frames=10, mp4=True, **options)
 
 
 def test_camera_pan_run_reports_r_against_true_and_reference_motion(pan, tmp_path):
