@@ -114,13 +114,13 @@ def generate_mmnist(
     videos: int = 300,
     frames: int = 32,
     size: int = 64,
-    digits: int = 2,
-    digit_size: int = 24,
+    digits: int = 1,
+    digit_size: int = 20,
     speed_min: float = 1.0,
     speed_max: float = 3.0,
     max_speed: float = 5.0,
-    accel_prob: float = 0.15,
-    accel_scale: float = 0.5,
+    accel_prob: float = 0.5,
+    accel_scale: float = 0.75,
     fps: float = 10.0,
     seed: int = 0,
     mp4: bool = False,
@@ -146,8 +146,8 @@ def generate_mmnist(
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_generator_parser(subparsers, "mmnist", "moving digits with stochastic acceleration", __doc__,
                              generate_mmnist, ("digits", "digit_size", "accel_prob", "accel_scale"), videos=300, frames=32)
-    p.add_argument("--digits", type=int, default=2, help="digits per video (default 2)")
-    p.add_argument("--digit-size", type=int, default=24, help="digit side in pixels (default 24)")
-    p.add_argument("--accel-prob", type=float, default=0.15, help="per-frame probability of an acceleration event")
-    p.add_argument("--accel-scale", type=float, default=0.5, help="size of a change relative to the current speed")
+    p.add_argument("--digits", type=int, default=1, help="digits per video (default 1; with more, the ground truth lists them in a random order)")
+    p.add_argument("--digit-size", type=int, default=20, help="digit side in pixels (default 20)")
+    p.add_argument("--accel-prob", type=float, default=0.5, help="per-frame probability of an acceleration event (default 0.5)")
+    p.add_argument("--accel-scale", type=float, default=0.75, help="size of a change relative to the current speed (default 0.75)")
 

@@ -42,7 +42,7 @@ def test_mp4_files_prepare_back_into_aligned_frames(one_digit, tmp_path):
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory):
-    return generate_mmnist(tmp_path_factory.mktemp("mm") / "busy", videos=150, frames=20, digits=2, accel_prob=0.5)
+    return generate_mmnist(tmp_path_factory.mktemp("mm") / "busy", videos=150, frames=20, digits=2, accel_prob=0.5, accel_scale=0.5)
 
 
 def test_accelerations_are_single_axis_velocity_changes(busy):
