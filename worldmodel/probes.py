@@ -14,11 +14,13 @@ Saved probes: ``FOLDER/probes.npz`` (``<name>.coef`` (T, D), ``<name>.intercept`
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
@@ -108,7 +110,9 @@ def classifier_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
             predict = lambda x: np.full(len(x), y[0])
         else:
             search = GridSearchCV(LogisticRegression(max_iter=500), {"C": CS}, cv=cv_splits(len(y), groups))
-            predict = search.fit(scaled, y).best_estimator_.predict
+            with warnings.catch_warnings():  # the weakest penalties may stop at max_iter; CV still ranks them
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                predict = search.fit(scaled, y).best_estimator_.predict
         train_acc.append(np.mean(predict(scaled) == y))
         test_acc.append(np.mean(predict(test_scaled) == test_y[:, column]))
     return float(np.mean(train_acc)), float(np.mean(test_acc))
