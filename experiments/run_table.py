@@ -27,7 +27,7 @@ from worldmodel.data import ensure_dataset
 FAMILIES = {
     "numerical": {"methods": ["infonce", "aninfonce", "hinfonce", "adassl_v", "adassl_s"],
                   "metrics": ["r2_test", "r2_ood"]},
-    "mmnist": {"methods": ["byol", "infonce", "adassl_v", "adassl_s", "adassl_mix"],
+    "mmnist": {"methods": ["byol", "infonce", "adassl_v", "adassl_s", "adassl_mix", "adassl_tokens"],
                "metrics": ["r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r"]},
 }
 

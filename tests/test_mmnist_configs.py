@@ -1,4 +1,4 @@
-"""Every configs/mmnist experiment trains end to end on a tiny generated store (frames, bf16)."""
+"""Every configs/mmnist experiment trains end to end on a tiny generated store (frames, bf16 autocast)."""
 
 import json
 import math
@@ -18,21 +18,23 @@ def tiny_mmnist(tmp_path_factory):
     return generate_mmnist(tmp_path_factory.mktemp("data") / "mmnist", videos=6, frames=8, size=32, digit_size=12)
 
 
-def test_the_five_experiments_exist():
-    assert [c.stem for c in CONFIGS] == ["adassl_mix", "adassl_s", "adassl_v", "byol", "infonce"]
+def test_the_experiments_exist():
+    assert [c.stem for c in CONFIGS] == ["adassl_mix", "adassl_s", "adassl_tokens", "adassl_v", "byol", "infonce"]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)
 def test_config_trains_on_clips(config, tiny_mmnist, tmp_path):
     cfg = load_config(config, [f"data.path={tiny_mmnist}", "model.encoder.width=8", "model.latent.hidden=16",
                                "model.predictor.hidden=16", "objective.hidden=16", "train.batch_size=8",
-                               "train.steps=2", "train.log_every=1", "train.threads=1"])
-    assert (cfg.data.kind, cfg.data.generator, cfg.model.encoder.kind, cfg.train.mixed_precision) == ("frames", "mmnist", "cnn", "bf16")
+                               "train.steps=2", "train.log_every=1", "train.threads=1", "train.mixed_precision=bf16"])
+    assert (cfg.data.kind, cfg.data.generator, cfg.model.encoder.kind) == ("frames", "mmnist", "cnn")
+    assert load_config(config).train.mixed_precision == "no"  # bf16 autocast measured slower on this CPU
     run = train(cfg, tmp_path / "run")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2] and all(math.isfinite(r["loss"]) for r in records)
     assert json.loads((run / "run.json").read_text())["in_shape"] == [3, 1, 32, 32]
-    assert load_run(run)[1].encoder.out_dim == 64
+    tokens = cfg.model.encoder.token_dim
+    assert load_run(run)[1].encoder.out_dim == (4 * tokens if tokens else cfg.model.encoder.out_dim)  # 2×2 cells at 32 px
 
 
 def test_resumed_clip_run_repeats_the_uninterrupted_losses(tiny_mmnist, tmp_path):
