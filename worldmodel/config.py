@@ -79,7 +79,7 @@ class ModelConfig:
 
 @dataclass
 class ObjectiveConfig:
-    kind: str = "infonce"  # infonce | aninfonce | hinfonce | byol
+    kind: str = "infonce"  # infonce | aninfonce | hinfonce | byol | simsiam | centre_penalty
     similarity: str = "cosine"  # cosine | l2 (negative squared distance)
     temperature: float = 0.1
     learn_temperature: bool = False
