@@ -6,8 +6,9 @@
 Method m of family F is ``configs/F/m.yaml``. Each run is ``train.py`` then ``eval.py`` in its own
 process (``--jobs`` at a time, one torch thread each); the table (the family's metrics from
 ``eval.json``), per-run numbers and wall times go to ``OUT/table.md`` and ``OUT/results.json``.
-A missing built-in dataset is generated once before the runs start. Extra ``key=value``
-arguments are passed to every run.
+A missing built-in dataset is generated once before the runs start. A run that finished in an
+earlier invocation (``RUN/table_row.json``) is reused, so an interrupted table continues where it
+stopped. Extra ``key=value`` arguments are passed to every run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ FAMILIES = {
 
 def run_one(family: str, method: str, seed: int, out: Path, overrides: list[str]) -> dict:
     run_dir = out / method / f"seed{seed}"
+    done = run_dir / "table_row.json"
+    if done.is_file():  # finished by an earlier invocation: reuse it
+        return json.loads(done.read_text())
     start = time.perf_counter()
     train = [sys.executable, "train.py", "--config", f"configs/{family}/{method}.yaml", "--run-dir", str(run_dir),
              f"train.seed={seed}", *overrides]
@@ -41,8 +45,9 @@ def run_one(family: str, method: str, seed: int, out: Path, overrides: list[str]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = json.loads((run_dir / "eval.json").read_text())
     train_time = json.loads((run_dir / "run.json").read_text())["wall_time_s"]
-    return {"method": method, "seed": seed, **metrics, "train_time_s": train_time,
-            "total_time_s": time.perf_counter() - start}
+    row = {"method": method, "seed": seed, **metrics, "train_time_s": train_time, "total_time_s": time.perf_counter() - start}
+    done.write_text(json.dumps(row, indent=2))
+    return row
 
 
 def summarise(rows: list[dict], metrics: list[str]) -> str:
