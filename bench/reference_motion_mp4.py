@@ -20,6 +20,7 @@ ground truth used) next to ``r2_r_to_true_motion`` on the generated frames.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,9 +77,10 @@ def main() -> None:
             r2, mae = score(estimate, truth)
             per_scene = {SCENES[s]: round(score(estimate[scene == s], truth[scene == s])[1], 2) for s in np.unique(scene).astype(int)}
             print(f"{name:<28} {r2:7.4f} {mae:7.3f}   MAE per scene: {per_scene}")
-        if args.run:
-            on_mp4 = evaluate_run(args.run, prepared, reference_motion="phase")
-            on_truth = evaluate_run(args.run, pan, reference_motion="phase")
+        if args.run:  # evaluated in a copy: evaluate_run writes eval.json and plots into the run folder
+            run = shutil.copytree(args.run, Path(tmp) / "run", ignore=shutil.ignore_patterns("checkpoints", "tb"))
+            on_mp4 = evaluate_run(run, prepared, reference_motion="phase")
+            on_truth = evaluate_run(run, pan, reference_motion="phase")
             print(f"run {args.run}: r2_r_to_reference_motion (mp4s) {on_mp4['r2_r_to_reference_motion']:.4f}   "
                   f"r2_r_to_true_motion (generated) {on_truth['r2_r_to_true_motion']:.4f}   "
                   f"r2_action_from_r (generated) {on_truth.get('r2_action_from_r', float('nan')):.4f}")
