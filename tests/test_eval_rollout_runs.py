@@ -16,7 +16,7 @@ from worldmodel.training import train
 
 EVAL_KEYS = {"r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r", "dci_d", "dci_c", "dci_i",
              "centre_norm", "residual_norm", "embedding_std", "acc_label", "r2_position_predicted"}
-SMALL = ["model.encoder.width=8", "model.latent.hidden=16", "model.predictor.hidden=16", "objective.hidden=16",
+SMALL = ["model.encoder.width=8", "model.encoder.out_dim=64", "model.latent.hidden=16", "model.predictor.hidden=16", "objective.hidden=16",
          "train.batch_size=16", "train.steps=20", "train.log_every=10", "train.threads=1", "train.mixed_precision=no"]
 
 
