@@ -56,7 +56,9 @@ def summarise(rows: list[dict], metrics: list[str]) -> str:
         mine = [r for r in rows if r["method"] == method]
 
         def stat(key: str, digits: int = 3) -> str:
-            values = [r[key] for r in mine]
+            values = [r[key] for r in mine if key in r]
+            if not values:  # e.g. r2_action_from_r of a method without r
+                return "—"
             std = statistics.stdev(values) if len(values) > 1 else 0.0
             return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
 
