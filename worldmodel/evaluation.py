@@ -16,7 +16,14 @@ the probe read on the prediction t(f(x), r̄) against the truth at the target cl
 (how well rollouts can be decoded). Categorical ground truth (integer, ≤ 16 values, e.g.
 ``label``) gets a logistic probe: ``acc_<name>``, ``acc_<name>_train``. The clips are not augmented.
 
-Both kinds, when the run has a latent and the data an action: ``r2_action_from_r``, a probe from
+Image-pair runs (``data.kind: image_pairs``): the embedding of the context image is probed the
+same way for each ground-truth array of the folder (per image, e.g. the digit-pair generator's
+``label``, ``thickness``, ``slant``, ``size``; or per pair, from the extra columns of pairs.csv),
+fitted on the train split and scored on the test split, whose images the train pairs never show
+(digit-pair generator): ``acc_<name>``, ``r2_<name>`` and ``r2_attributes``, the mean test R²
+over the regression targets.
+
+Numerical and frame runs, when the run has a latent and the data an action: ``r2_action_from_r``, a probe from
 r̄ to the true action (z⁺ − z; the summed acceleration or camera motion between the clips). Then
 ``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.dci`) of the embeddings against the regression
 ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
@@ -35,7 +42,6 @@ import torch
 from worldmodel.data import build_dataset
 from worldmodel.dci import dci_scores
 from worldmodel.objectives.centre import CentreStats
-from worldmodel.image_probes import image_pair_metrics
 from worldmodel.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
 from worldmodel.reference_motion import reference_motion_metrics
 from worldmodel.training import load_run
@@ -57,7 +63,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     elif data_cfg.kind == "frames":
         metrics, probes = _frames_metrics(model, data_cfg)
     elif data_cfg.kind == "image_pairs":
-        metrics, probes = image_pair_metrics(model, data_cfg)
+        metrics, probes = _image_pair_metrics(model, data_cfg)
     else:
         raise ValueError(f"eval: data.kind {data_cfg.kind!r} is not supported; expected 'numerical', 'frames' or 'image_pairs'")
     if reference_motion:
@@ -136,13 +142,10 @@ def _next_truth(dataset, name: str) -> np.ndarray:
     return np.asarray(dataset.store.ground_truth[name][index], dtype=np.float64).reshape(len(index), -1)
 
 
-def _frames_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
-    """Per ground-truth array: r2_<name>, r2_<name>_train, r2_<name>_predicted (regression) or
-    acc_<name>, acc_<name>_train (categorical); then the shared metrics."""
-    datasets = {split: build_dataset(data_cfg, split) for split in ("train", "test")}
-    train, test = (encode_pairs(model, datasets[split]) for split in ("train", "test"))
-    groups = train["video"]
-    metrics, probes, factors = {}, {}, []
+def _ground_truth_probes(train: dict, test: dict, groups: np.ndarray | None) -> tuple[dict, dict[str, LinearProbe]]:
+    """Per ground-truth array of :func:`encode_pairs`' readouts: r2_<name>, r2_<name>_train and its
+    probe (regression) or acc_<name>, acc_<name>_train (categorical)."""
+    metrics, probes = {}, {}
     for key in sorted(k for k in train if k.startswith("gt_")):
         name = key[3:]
         if is_categorical(train[key]):
@@ -152,12 +155,29 @@ def _frames_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, Linear
         probe = _embedding_probe(train, key, groups)
         metrics[f"r2_{name}"] = probe.r2(test["embedding"], test[key])
         metrics[f"r2_{name}_train"] = probe.r2(train["embedding"], train[key])
-        metrics[f"r2_{name}_predicted"] = probe.r2(test["prediction"], _next_truth(datasets["test"], name))
         probe.info["r2_test"] = metrics[f"r2_{name}"]
         probes[name] = probe
-        factors.append(key)
-    shared, action_probes = _shared_metrics(train, test, factors, groups)
+    return metrics, probes
+
+
+def _frames_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
+    """:func:`_ground_truth_probes` plus r2_<name>_predicted per regression probe; then the shared metrics."""
+    datasets = {split: build_dataset(data_cfg, split) for split in ("train", "test")}
+    train, test = (encode_pairs(model, datasets[split]) for split in ("train", "test"))
+    metrics, probes = _ground_truth_probes(train, test, train["video"])
+    for name, probe in probes.items():
+        metrics[f"r2_{name}_predicted"] = probe.r2(test["prediction"], _next_truth(datasets["test"], name))
+    shared, action_probes = _shared_metrics(train, test, [f"gt_{name}" for name in probes], train["video"])
     return metrics | shared, probes | action_probes
+
+
+def _image_pair_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
+    """:func:`_ground_truth_probes` of the context image's embedding, and r2_attributes."""
+    train, test = (encode_pairs(model, build_dataset(data_cfg, split)) for split in ("train", "test"))
+    metrics, probes = _ground_truth_probes(train, test, None)
+    if probes:
+        metrics["r2_attributes"] = float(np.mean([metrics[f"r2_{name}"] for name in probes]))
+    return metrics, probes
 
 
 def format_table(metrics: dict[str, float]) -> str:

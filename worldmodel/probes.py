@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
-from torch import Tensor
 
-from worldmodel.models import WorldModel
 
 ALPHAS = np.logspace(-6, 4, 11)
 CS = np.logspace(-3, 2, 6)
@@ -50,13 +47,6 @@ class LinearProbe:
     def r2(self, features: np.ndarray, targets: np.ndarray) -> float:
         """R² on (N, D) features and (N, T) targets, averaged uniformly over the T dimensions."""
         return float(r2_score(targets, self.predict(features), multioutput="uniform_average"))
-
-
-@torch.no_grad()
-def embed(model: WorldModel, inputs: Tensor, batch_size: int = 4096) -> np.ndarray:
-    """Online embeddings f(x): (N, *in_shape) → (N, D) float64 numpy, in batches."""
-    chunks = [model.encode(inputs[i : i + batch_size]).double().cpu() for i in range(0, len(inputs), batch_size)]
-    return torch.cat(chunks).numpy()
 
 
 def cv_splits(n: int, groups: np.ndarray | None = None, folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
