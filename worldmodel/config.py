@@ -48,6 +48,7 @@ class EncoderConfig:
     width: int = 32  # cnn: channels of the first block (doubling over 4 blocks)
     projector_hidden: int = 0  # cnn, resnet18: 0 = linear head to out_dim, > 0 = projector MLP of this width
     token_dim: int = 0  # cnn: > 0 = the embedding is the final feature map as tokens of this width (out_dim unused)
+    frames: str = "stacked"  # cnn: stacked (a clip's k frames as channels of one image) | separate (one shared CNN per frame, features concatenated)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class Config:
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.kind": ("numerical", "frames", "image_pairs"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
+    "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),

@@ -73,16 +73,11 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     return metrics
 
 
-def target_embedding(model, x: torch.Tensor) -> torch.Tensor:
-    """g(x): the target branch's embedding (the EMA encoder when the run has one), (B, *in_shape) → (B, D)."""
-    return (model.target_encoder or model.encoder)(x)
-
-
 @torch.no_grad()
 def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
     """Readouts of every pair of a dataset split, float64 numpy:
 
-    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), g(x⁺)) (N, R);
+    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), f(x⁺)) (N, R);
     ``prediction`` t(f(x), r̄) (N, D); ``action`` (N, A) and ``video`` (N,) when the data has them;
     ``gt_<name>`` (N, T) the ground truth, flattened per sample.
     """
@@ -90,7 +85,7 @@ def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]
     for first in range(0, len(dataset), batch_size):
         batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
         fx = model.encode(batch["context"])
-        r = model.latent.posterior_mean(fx, target_embedding(model, batch["target"]), batch.get("action"))
+        r = model.latent.posterior_mean(fx, model.encode(batch["target"]), batch.get("action"))
         out = {"embedding": fx, "r": r, "prediction": model.predictor(fx, r)}
         out |= {key: value for key, value in batch.items() if key == "action" or key == "video" or key.startswith("gt_")}
         for key, value in out.items():

@@ -14,7 +14,7 @@ convention of the camera-pan generator's ``camera_motion``: (dx, dy) is the came
 displacement in pixels, the image content moves by −(dx, dy).
 
 **Metrics** (added to ``eval.json`` by ``eval.py --reference-motion phase``): r is the posterior
-mean of q(r | f(x), g(x⁺)); a ridge probe r → reference motion is fitted on the train videos
+mean of q(r | f(x), f(x⁺)); a ridge probe r → reference motion is fitted on the train videos
 and scored on the test videos: ``r2_r_to_reference_motion``. Where the folder records the true
 motion (the store's ``action``), ``r2_reference_motion_to_truth`` (the estimate itself against
 the truth) and ``r2_r_to_true_motion`` are reported next to it. ``reference_motion.png`` in the

@@ -81,3 +81,22 @@ def test_cnn_token_embedding_lays_out_each_cell_as_one_token():
     tokens = enc(x).reshape(3, 4, 5)
     assert torch.allclose(tokens[:, 1], feature_map[:, :, 0, 1], atol=1e-6)
     assert torch.allclose(tokens[:, 2], feature_map[:, :, 1, 0], atol=1e-6)
+
+
+def test_cnn_with_separate_frames_concatenates_one_shared_cnn_per_frame_in_time_order():
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(kind="cnn", width=8, out_dim=5, frames="separate"), (3, 2, 32, 32))
+    clips = random_clips(b=4, k=3, c=2)
+    per_frame = [enc.backbone(stack_frames(clips[:, j])) for j in range(3)]  # (B, F) each
+    assert enc.backbone[0][0].in_channels == 2 and enc.head.in_features == 3 * per_frame[0].shape[1]
+    assert torch.allclose(enc(clips), enc.head(torch.cat(per_frame, 1)), atol=1e-5)
+    assert torch.allclose(enc(clips)[:2], enc(clips[:2]), atol=1e-6)
+    swapped = clips[:, [1, 0, 2]]  # frame order matters: the head tells the frames apart
+    assert (enc(swapped) - enc(clips)).abs().max() > 1e-4
+
+
+def test_cnn_frames_option_is_checked():
+    with pytest.raises(ValueError, match="frames 'sideways'"):
+        ConvEncoder((3, 1, 32, 32), out_dim=4, frames="sideways")
+    with pytest.raises(ValueError, match="not tokens"):
+        ConvEncoder((3, 1, 32, 32), out_dim=4, frames="separate", token_dim=4)

@@ -75,3 +75,22 @@ def test_token_predictor_world_model_builds_from_config_and_trains_without_error
     assert torch.isfinite(out["loss"]) and model.predictor.r_token.weight.grad is not None
     with pytest.raises(ValueError, match="token_dim"):
         clip_model("model.predictor.kind=tokens")
+
+
+def test_posterior_reads_the_online_embedding_of_the_target_clip():
+    """q(r | f(x), f(x⁺)): the encoder gets gradient through the posterior's view of x⁺, so it learns
+    to show what r must explain; the EMA copy only serves as the prediction's aim."""
+    torch.manual_seed(0)
+    model = clip_model("model.latent.kind=gaussian", "model.latent.dim=6", "model.latent.hidden=8")
+    with torch.no_grad():  # online and EMA encoders differ, as after some training
+        for p in model.encoder.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    batch, seen = clip_batch(), []
+    infer = model.latent.infer
+    model.latent.infer = lambda fx, fx_pos, action=None: seen.append((fx, fx_pos)) or infer(fx, fx_pos, action)
+    model(batch, beta=1.0)
+    online = model.encode(batch["target"]), model.encode(batch["context"])
+    ema = model.target_encoder(batch["target"])
+    for (fx, fx_pos), expected in zip(seen, online):
+        assert fx_pos.requires_grad and torch.allclose(fx_pos, expected, atol=1e-6)
+    assert (seen[0][1] - ema).abs().max() > 1e-3

@@ -51,19 +51,31 @@ class FlattenTokens(nn.Module):
 class ConvEncoder(nn.Module):
     """Small CNN, the fast default on CPU: (B, k, C, H, W) → (B, out_dim).
 
-    Four stride-2 blocks of width w, 2w, 4w, 8w turn a 64×64 clip into a (8w, 4, 4) map, which
+    Four stride-2 blocks of width w, 2w, 4w, 8w turn a 64×64 image into a (8w, 4, 4) map, which
     is flattened (not pooled, so that where things are stays linearly readable) and mapped to
     the embedding. GroupNorm makes every sample's embedding independent of the rest of the
     batch, so a batch split over processes encodes exactly as on one process.
+
+    ``frames``: ``stacked`` reads the clip as one image of k·C channels; ``separate`` runs the
+    CNN on each frame (shared weights) and concatenates the k frames' features in time order
+    before the head, so each frame's content (where the digit is at every frame, hence its
+    velocity and acceleration as differences) reaches the head on its own.
     """
 
     def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0,
-                 token_dim: int = 0) -> None:
+                 token_dim: int = 0, frames: str = "stacked") -> None:
         super().__init__()
         height, wide = in_shape[-2:]
         if height % 16 or wide % 16:
             raise ValueError(f"cnn encoder: frame size {height}×{wide} must be a multiple of 16")
-        channels = [math.prod(in_shape[:-2]), width, 2 * width, 4 * width, 8 * width]
+        if frames not in ("stacked", "separate"):
+            raise ValueError(f"cnn encoder: frames {frames!r}; expected 'stacked' or 'separate'")
+        if frames == "separate" and token_dim > 0:
+            raise ValueError("cnn encoder: frames 'separate' gives one feature vector per frame, not tokens; "
+                             "use token_dim 0 or frames 'stacked'")
+        self.separate = frames == "separate" and len(in_shape) == 4
+        steps = in_shape[0] if self.separate else 1
+        channels = [math.prod(in_shape[-3 if self.separate else 0:-2]), width, 2 * width, 4 * width, 8 * width]
         cells = (height // 16) * (wide // 16)
         blocks = [conv_block(a, b) for a, b in zip(channels[:-1], channels[1:])]
         if token_dim > 0:
@@ -75,9 +87,12 @@ class ConvEncoder(nn.Module):
             self.token_shape = None
             self.out_dim = out_dim
             self.backbone = nn.Sequential(*blocks, nn.Flatten())
-            self.head = embedding_head(channels[-1] * cells, out_dim, projector_hidden)
+            self.head = embedding_head(steps * channels[-1] * cells, out_dim, projector_hidden)
 
     def forward(self, clips: Tensor) -> Tensor:
+        if self.separate:
+            frames = stack_frames(clips.flatten(0, 1))  # (B·k, C, H, W)
+            return self.head(self.backbone(frames).reshape(len(clips), -1))
         return self.head(self.backbone(stack_frames(clips)))
 
 

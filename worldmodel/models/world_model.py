@@ -2,7 +2,8 @@
 
     f(x), f(x⁺)          online encoder on context and target
     g(x), g(x⁺)          target branch: the online encoder itself, or its EMA copy (no gradient)
-    r ~ q(r | f(x), g(x⁺))   latent inference (or none / oracle)
+    r ~ q(r | f(x), f(x⁺))   latent inference (or none / oracle), from the online embeddings
+                         of both clips, so the encoder learns to show what r must explain
     ŷ = t(f(x), r)       prediction of g(x⁺)
     L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux
 
@@ -87,16 +88,16 @@ class WorldModel(nn.Module):
         fx, fx_pos = self.encode(context), self.encode(target)
         gx, gx_pos = self._targets(context, target, fx, fx_pos)
 
-        directions = [(fx, gx_pos, action)]
+        directions = [(fx, fx_pos, gx_pos, action)]
         if self.symmetric:
-            directions.append((fx_pos, gx, None if action is None else -action))
+            directions.append((fx_pos, fx, gx, None if action is None else -action))
         preds, samples = [], []
-        for start, aim, act in directions:
-            sample = self.latent.infer(start, aim, act)
+        for start, seen, aim, act in directions:
+            sample = self.latent.infer(start, seen, act)
             preds.append(self.predictor(start, sample.r))
             samples.append(sample)
         pred = torch.stack(preds)
-        aims = torch.stack([d[1] for d in directions])
+        aims = torch.stack([d[2] for d in directions])
         starts = torch.stack([d[0] for d in directions])
 
         ssl = self.objective(pred, aims, starts)
