@@ -48,3 +48,22 @@ def test_resumed_clip_run_repeats_the_uninterrupted_losses(tiny_mmnist, tmp_path
     losses = lambda run: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses(part)) == 4
     assert losses(part) == pytest.approx(losses(full), rel=1e-5)
+
+
+def collapse_warnings(cfg_overrides, data, run_dir):
+    cfg = load_config("configs/mmnist/byol.yaml", [
+        f"data.path={data}", "model.encoder.width=8", "model.encoder.out_dim=32", "objective.hidden=32",
+        "train.batch_size=16", "train.steps=60", "train.log_every=10", "train.threads=1",
+        "train.collapse_grace_steps=20", *cfg_overrides])
+    records = [json.loads(line) for line in (train(cfg, run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return records, [r["step"] for r in records if "collapse_warning" in r]
+
+
+def test_byol_without_predictor_or_ema_trips_the_collapse_alarm_and_byol_does_not(tiny_mmnist, tmp_path):
+    """The collapsing variant (stop-gradient alone: no predictor, momentum 0) is flagged within 60 steps;
+    BYOL with its predictor and EMA target, same data and budget, is not."""
+    collapsed, warned = collapse_warnings(["objective.byol_predictor=false", "objective.ema_momentum=0.0"],
+                                          tiny_mmnist, tmp_path / "collapsed")
+    assert len(warned) == 1 and warned[0] <= 60 and collapsed[-1]["centre_norm"] > 0.9
+    healthy, warned = collapse_warnings([], tiny_mmnist, tmp_path / "byol")
+    assert warned == [] and max(r["centre_norm"] for r in healthy[2:]) < 0.9
