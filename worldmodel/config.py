@@ -49,6 +49,7 @@ class EncoderConfig:
     projector_hidden: int = 0  # cnn, resnet18: 0 = linear head to out_dim, > 0 = projector MLP of this width
     token_dim: int = 0  # cnn: > 0 = the embedding is the final feature map as tokens of this width (out_dim unused)
     frames: str = "stacked"  # cnn: stacked (a clip's k frames as channels of one image) | separate (one shared CNN per frame, features concatenated)
+    keypoints: int = 0  # cnn: > 0 = each image's features are the (x, y) of K soft-argmax keypoints of its quarter-resolution map
 
 
 @dataclass
@@ -149,6 +150,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "data.test_fraction": (0.0, 1.0),
     "model.encoder.out_dim": (1, math.inf),
     "model.encoder.token_dim": (0, math.inf),
+    "model.encoder.keypoints": (0, math.inf),
     "model.predictor.depth": (1, math.inf),
     "model.predictor.heads": (1, math.inf),
     "model.latent.dim": (1, math.inf),

@@ -6,7 +6,7 @@ from torch import nn
 
 from worldmodel.config import EncoderConfig
 from worldmodel.models.encoders import build_encoder
-from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder, stack_frames
+from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder, keypoint_coordinates, stack_frames
 
 torch.set_num_threads(1)
 
@@ -100,3 +100,30 @@ def test_cnn_frames_option_is_checked():
         ConvEncoder((3, 1, 32, 32), out_dim=4, frames="sideways")
     with pytest.raises(ValueError, match="not tokens"):
         ConvEncoder((3, 1, 32, 32), out_dim=4, frames="separate", token_dim=4)
+
+
+
+def test_keypoint_coordinates_are_the_softmax_expectation_in_cells_from_the_centre():
+    cols, rows = torch.arange(8.0), torch.arange(6.0)[:, None]
+    peaked = torch.full((1, 2, 6, 8), -50.0)
+    peaked[0, 0, 5, 3] = 50.0  # one hot cell: column 3, row 5
+    peaked[0, 1] = -((cols - 4.3) ** 2 + (rows - 1.6) ** 2)  # a smooth bump between cells
+    points = keypoint_coordinates(peaked)
+    assert torch.allclose(points[0, 0], torch.tensor([3 - 3.5, 5 - 2.5]), atol=1e-4)
+    assert torch.allclose(points[0, 1], torch.tensor([4.3 - 3.5, 1.6 - 2.5]), atol=0.05)
+
+
+def test_cnn_keypoints_are_each_frames_features():
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(kind="cnn", width=8, out_dim=5, frames="separate", keypoints=4), (3, 1, 32, 32))
+    clips = random_clips(b=2, k=3)
+    frame = stack_frames(clips[:, 1])
+    heatmaps = enc.backbone[:3](frame)  # (B, K, 8, 8): two blocks, then the heatmap convolution
+    assert heatmaps.shape == (2, 4, 8, 8) and enc.head.in_features == 3 * 2 * 4
+    assert torch.allclose(enc.backbone(frame), keypoint_coordinates(heatmaps).flatten(1), atol=1e-6)
+    assert torch.allclose(enc(clips)[:1], enc(clips[:1]), atol=1e-6)
+
+
+def test_cnn_keypoints_need_a_feature_vector():
+    with pytest.raises(ValueError, match="keypoints"):
+        ConvEncoder((1, 32, 32), out_dim=4, token_dim=4, keypoints=2)

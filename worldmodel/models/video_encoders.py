@@ -10,6 +10,12 @@ map, or with ``projector_hidden > 0`` a projector MLP (Linear-BN-ReLU-Linear). T
 instead keep its feature map as the embedding (``token_dim > 0``): each of the N cells of the
 final map becomes a token of ``token_dim`` channels (1×1 convolution), flattened to D = N·token_dim
 in row-major cell order, for the token predictor (``token_shape`` = (N, token_dim)).
+
+With ``keypoints = K > 0`` the CNN reads K keypoints off each image instead: K heatmaps from its
+quarter-resolution map, each reduced to its expected (x, y) by a spatial soft-argmax (kornia).
+A keypoint moves with what it sits on and its coordinates are continuous, so an object's
+position reaches the head to a fraction of a pixel, linearly, and differences of positions across
+the clip's frames (velocity, acceleration) stay linearly readable.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+from kornia.geometry.subpix import spatial_soft_argmax2d
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
@@ -41,6 +48,20 @@ def conv_block(in_ch: int, out_ch: int) -> nn.Sequential:
                          nn.GroupNorm(math.gcd(8, out_ch), out_ch), nn.ReLU())
 
 
+def keypoint_coordinates(heatmaps: Tensor) -> Tensor:
+    """(N, K, h, w) heatmaps → (N, K, 2) expected (x, y) under each map's softmax, in cells from the map's centre."""
+    maps = heatmaps.float()
+    centre = torch.tensor([maps.shape[-1] - 1, maps.shape[-2] - 1], device=maps.device) / 2
+    return spatial_soft_argmax2d(maps, normalized_coordinates=False) - centre
+
+
+class Keypoints(nn.Module):
+    """(N, K, h, w) heatmaps → (N, 2K) flattened :func:`keypoint_coordinates` (x₁, y₁, x₂, …), in the input's dtype."""
+
+    def forward(self, heatmaps: Tensor) -> Tensor:
+        return keypoint_coordinates(heatmaps).to(heatmaps.dtype).flatten(1)
+
+
 class FlattenTokens(nn.Module):
     """(B, c, N) channel-major map → (B, N·c): token n occupies dims n·c … (n + 1)·c − 1."""
 
@@ -60,10 +81,14 @@ class ConvEncoder(nn.Module):
     CNN on each frame (shared weights) and concatenates the k frames' features in time order
     before the head, so each frame's content (where the digit is at every frame, hence its
     velocity and acceleration as differences) reaches the head on its own.
+
+    ``keypoints`` K > 0: after the second block, a 3×3 convolution makes K heatmaps of the
+    (2w, H/4, W/4) map and each image's features are their 2K soft-argmax coordinates (map cells
+    from the centre); the last two blocks are not built.
     """
 
     def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0,
-                 token_dim: int = 0, frames: str = "stacked") -> None:
+                 token_dim: int = 0, frames: str = "stacked", keypoints: int = 0) -> None:
         super().__init__()
         height, wide = in_shape[-2:]
         if height % 16 or wide % 16:
@@ -73,6 +98,8 @@ class ConvEncoder(nn.Module):
         if frames == "separate" and token_dim > 0:
             raise ValueError("cnn encoder: frames 'separate' gives one feature vector per frame, not tokens; "
                              "use token_dim 0 or frames 'stacked'")
+        if keypoints > 0 and token_dim > 0:
+            raise ValueError("cnn encoder: keypoints are a feature vector per image, not tokens; use token_dim 0 with them")
         self.separate = frames == "separate" and len(in_shape) == 4
         steps = in_shape[0] if self.separate else 1
         channels = [math.prod(in_shape[-3 if self.separate else 0:-2]), width, 2 * width, 4 * width, 8 * width]
@@ -83,6 +110,11 @@ class ConvEncoder(nn.Module):
             self.out_dim = cells * token_dim
             self.backbone = nn.Sequential(*blocks)
             self.head = nn.Sequential(nn.Conv2d(channels[-1], token_dim, 1), nn.Flatten(2), FlattenTokens())
+        elif keypoints > 0:
+            self.token_shape = None
+            self.out_dim = out_dim
+            self.backbone = nn.Sequential(*blocks[:2], nn.Conv2d(channels[2], keypoints, 3, padding=1), Keypoints())
+            self.head = embedding_head(steps * 2 * keypoints, out_dim, projector_hidden)
         else:
             self.token_shape = None
             self.out_dim = out_dim
