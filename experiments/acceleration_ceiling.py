@@ -42,13 +42,6 @@ def clip_features(dataset) -> dict[str, np.ndarray]:
     }
 
 
-def r2(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """R² averaged over the target columns, as sklearn's default."""
-    residual = ((truth - predicted) ** 2).sum(0)
-    total = ((truth - truth.mean(0)) ** 2).sum(0)
-    return float(np.mean(1 - residual / total))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="a Moving-digits config (its data section is used)")
@@ -57,15 +50,14 @@ def main() -> None:
     data_cfg = load_config(args.config, args.overrides).data
     train, test = (clip_features(build_dataset(data_cfg, split)) for split in ("train", "test"))
     probe = fit_ridge_probe(train["positions"], train["acceleration"], train["video"])
-    predicted = probe.predict(test["positions"])
     free = ~test["bounce"]
     print(f"linear read-out of the acceleration from the exact positions of the clip's {data_cfg.context} frames")
-    print(f"  R² all test clips        {r2(predicted, test['acceleration']):.3f}  ({len(free)} clips)")
-    print(f"  R² clips without bounce  {r2(predicted[free], test['acceleration'][free]):.3f}  ({free.sum()} clips)")
+    print(f"  R² all test clips        {probe.r2(test['positions'], test['acceleration']):.3f}  ({len(free)} clips)")
+    print(f"  R² clips without bounce  {probe.r2(test['positions'][free], test['acceleration'][free]):.3f}  ({free.sum()} clips)")
     print(f"  clips with a bounce      {test['bounce'].mean():.1%}")
     keep = ~train["bounce"]
-    probe = fit_ridge_probe(train["positions"][keep], train["acceleration"][keep], train["video"][keep])
-    print(f"  fitted and scored on clips without bounce  {r2(probe.predict(test['positions'][free]), test['acceleration'][free]):.3f}")
+    free_probe = fit_ridge_probe(train["positions"][keep], train["acceleration"][keep], train["video"][keep])
+    print(f"  fitted and scored on clips without bounce  {free_probe.r2(test['positions'][free], test['acceleration'][free]):.3f}")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,6 @@ def test_cnn_frames_option_is_checked():
         ConvEncoder((3, 1, 32, 32), out_dim=4, frames="separate", token_dim=4)
 
 
-
 def test_keypoint_coordinates_are_the_softmax_expectation_in_cells_from_the_centre():
     cols, rows = torch.arange(8.0), torch.arange(6.0)[:, None]
     peaked = torch.full((1, 2, 6, 8), -50.0)

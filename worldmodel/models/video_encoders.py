@@ -110,16 +110,16 @@ class ConvEncoder(nn.Module):
             self.out_dim = cells * token_dim
             self.backbone = nn.Sequential(*blocks)
             self.head = nn.Sequential(nn.Conv2d(channels[-1], token_dim, 1), nn.Flatten(2), FlattenTokens())
-        elif keypoints > 0:
-            self.token_shape = None
-            self.out_dim = out_dim
-            self.backbone = nn.Sequential(*blocks[:2], nn.Conv2d(channels[2], keypoints, 3, padding=1), Keypoints())
-            self.head = embedding_head(steps * 2 * keypoints, out_dim, projector_hidden)
         else:
             self.token_shape = None
             self.out_dim = out_dim
-            self.backbone = nn.Sequential(*blocks, nn.Flatten())
-            self.head = embedding_head(steps * channels[-1] * cells, out_dim, projector_hidden)
+            if keypoints > 0:
+                self.backbone = nn.Sequential(*blocks[:2], nn.Conv2d(channels[2], keypoints, 3, padding=1), Keypoints())
+                features = 2 * keypoints
+            else:
+                self.backbone = nn.Sequential(*blocks, nn.Flatten())
+                features = channels[-1] * cells
+            self.head = embedding_head(steps * features, out_dim, projector_hidden)
 
     def forward(self, clips: Tensor) -> Tensor:
         if self.separate:
