@@ -14,7 +14,8 @@ from worldmodel.config import load_config
 from worldmodel.probes import load_probes
 from worldmodel.training import train
 
-EVAL_KEYS = {"r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r", "dci_d", "dci_c", "dci_i",
+EVAL_KEYS = {"r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r", "r2_action_from_embedding",
+             "r2_action_from_embedding_r", "dci_d", "dci_c", "dci_i",
              "centre_norm", "residual_norm", "embedding_std", "acc_label", "r2_position_predicted"}
 SMALL = ["model.encoder.width=8", "model.encoder.out_dim=64", "model.latent.hidden=16", "model.predictor.hidden=16", "objective.hidden=16",
          "train.batch_size=16", "train.steps=20", "train.log_every=10", "train.threads=1", "train.mixed_precision=no"]
@@ -35,8 +36,10 @@ def test_eval_writes_the_documented_keys_and_reloadable_probes(mmnist_run, capsy
     assert 0 <= metrics["centre_norm"] <= 1 and metrics["embedding_std"] > 0 and 0 <= metrics["dci_d"] <= 1
     assert "r2_position" in capsys.readouterr().out
     probes = load_probes(mmnist_run / "probes")
-    assert set(probes) == {"position", "velocity", "acceleration", "action_from_r"}  # labels are categorical
+    assert set(probes) == {"position", "velocity", "acceleration",  # labels are categorical
+                           "action_from_r", "action_from_embedding", "action_from_embedding_r"}
     assert probes["position"].coef.shape == (4, 64) and probes["action_from_r"].coef.shape == (4, 8)
+    assert probes["action_from_embedding_r"].coef.shape == (4, 64 + 8)
     assert probes["position"].info["r2_test"] == metrics["r2_position"]
 
 

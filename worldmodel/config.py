@@ -61,6 +61,7 @@ class LatentConfig:
     beta_warmup_steps: int = 0
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
+    prior: str = "conditional"  # gaussian, mixture: p(r | f(x)) (conditional) or a learned p(r) (marginal)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class ObjectiveConfig:
     simsiam_predictor: bool = True  # simsiam: predictor head h (False: identity, a collapsing variant)
     simsiam_stop_gradient: bool = True  # simsiam: stop-gradient on the target (False: collapsing variant)
     centre_weight: float = 0.5  # centre_penalty: λ of the centre-vector penalty λ‖s‖²
+    embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
 
 
 @dataclass

@@ -24,7 +24,10 @@ fitted on the train split and scored on the test split, whose images the train p
 over the regression targets.
 
 Numerical and frame runs, when the run has a latent and the data an action: ``r2_action_from_r``, a probe from
-r̄ to the true action (z⁺ − z; the summed acceleration or camera motion between the clips). Then
+r̄ to the true action (z⁺ − z; the summed acceleration or camera motion between the clips);
+``r2_action_from_embedding_r``, a probe from [f(x), r̄], against ``r2_action_from_embedding``, from
+f(x) alone: the action r carries given the context, also when r encodes it together with the state
+(e.g. as the next velocity, from which the context's velocity must be subtracted). Then
 ``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.dci`) of the embeddings against the regression
 ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
 (:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
@@ -101,10 +104,13 @@ def _shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndar
     ground-truth keys, and the collapse statistics of the test embeddings."""
     metrics, probes = {}, {}
     if train["r"].shape[1] and "action" in train:
-        probe = fit_ridge_probe(train["r"], train["action"], groups)
-        metrics["r2_action_from_r"] = probe.r2(test["r"], test["action"])
-        probe.info |= {"input": "r", "target": "action", "r2_test": metrics["r2_action_from_r"]}
-        probes["action_from_r"] = probe
+        inputs = {"r": lambda split: split["r"], "embedding": lambda split: split["embedding"],
+                  "embedding_r": lambda split: np.concatenate([split["embedding"], split["r"]], axis=1)}
+        for name, features in inputs.items():
+            probe = fit_ridge_probe(features(train), train["action"], groups)
+            metrics[f"r2_action_from_{name}"] = probe.r2(features(test), test["action"])
+            probe.info |= {"input": name, "target": "action", "r2_test": metrics[f"r2_action_from_{name}"]}
+            probes[f"action_from_{name}"] = probe
     stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
     if factors:  # footage prepared by `data_prep videos` has no ground truth
         metrics |= dci_scores(train["embedding"], stack(train), test["embedding"], stack(test), groups)

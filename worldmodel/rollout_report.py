@@ -51,7 +51,8 @@ def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndar
 
 
 def embedding_probes(probes: dict[str, LinearProbe]) -> dict[str, LinearProbe]:
-    return {name: p for name, p in probes.items() if p.info.get("input") == "embedding"}
+    """The probes from an embedding to a ground-truth variable (not to the action)."""
+    return {name: p for name, p in probes.items() if p.info.get("input") == "embedding" and p.info.get("target") != "action"}
 
 
 def _start_clips(cfg, horizon: int, count: int, rng: np.random.Generator):
@@ -124,8 +125,8 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
         metrics |= spread_metrics(sampled, true_std)
         arrays |= {"z_true_std": true_std, "z_sampled_std": sampled.std(0)}
         plots.spread_plot(out / "spread.png", sampled.std(0), true_std)
-    elif dataset.store.meta.get("writer") == "data_prep.mmnist" and "action_from_r" in probes:
-        modes = _mmnist_modes(model, probes["action_from_r"], dataset, samples)
+    elif dataset.store.meta.get("writer") == "data_prep.mmnist" and "action_from_embedding_r" in probes:
+        modes = _mmnist_modes(model, probes["action_from_embedding_r"], dataset, samples)
         metrics |= {f"modes_{key}": value for key, value in modes.items() if np.isscalar(value)}
         metrics |= {f"modes_{kind}_{mode}": float(modes[f"{kind}_fractions"][i])
                     for kind in ("true", "sampled") for i, mode in enumerate(MODES)}
@@ -138,11 +139,14 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
 
 def _mmnist_modes(model, action_probe: LinearProbe, dataset, samples: int) -> dict:
     """:func:`acceleration_modes` over every held-out pair: N prior samples of r per context,
-    decoded with the ``action_from_r`` probe, against the pairs' true actions."""
+    decoded with the ``action_from_embedding_r`` probe (from [f(x), r]), against the pairs' true
+    actions."""
     pairs = encode_pairs(model, dataset)
+    fx = torch.from_numpy(pairs["embedding"]).float()
     with torch.no_grad():
-        r = model.latent.sample_prior(torch.from_numpy(pairs["embedding"]).float(), samples)  # (N, B, R)
-    return acceleration_modes(decode(action_probe, r), pairs["action"], pairs["gt_label"])
+        r = model.latent.sample_prior(fx, samples)  # (N, B, R)
+    features = torch.cat([fx.expand(samples, *fx.shape), r], dim=-1)
+    return acceleration_modes(decode(action_probe, features), pairs["action"], pairs["gt_label"])
 
 
 def summary_table(metrics: dict[str, float], steps: tuple[int, ...] = (1, 4)) -> str:

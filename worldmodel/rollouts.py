@@ -14,8 +14,8 @@ averaged over starts; best-of-N takes the closest of the N futures per start, me
 over futures; coverage is the fraction of true values inside the futures' central 90% interval
 (per dimension); diversity the mean RMS distance between two different futures.
 
-Moving digits: :func:`acceleration_modes` classifies sampled actions (prior samples of r decoded
-with the ``action_from_r`` probe) into no change / x-axis / y-axis change per digit and compares
+Moving digits: :func:`acceleration_modes` classifies sampled actions (prior samples of r decoded,
+with the context's embedding, by the ``action_from_embedding_r`` probe) into no change / x-axis / y-axis change per digit and compares
 the split with the true actions'. Numerical runs: one-step samples of z⁺ given x, with the spread
 of the decoded samples compared with the true heteroscedastic conditional std of z⁺ given z.
 """

@@ -5,7 +5,10 @@
     r ~ q(r | f(x), f(x⁺))   latent inference (or none / oracle), from the online embeddings
                          of both clips, so the encoder learns to show what r must explain
     ŷ = t(f(x), r)       prediction of g(x⁺)
-    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux
+    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺))
+
+E is the embedding-space prediction error (:mod:`worldmodel.objectives.prediction_error`), λ =
+``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``).
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
 
@@ -27,6 +30,7 @@ from worldmodel.models.latents import build_latent
 from worldmodel.models.predictors import build_predictor
 from worldmodel.objectives import build_objective
 from worldmodel.objectives.centre import centre_norm, residual_norm
+from worldmodel.objectives.prediction_error import embedding_prediction_error
 
 
 def beta_at(step: int, beta: float, warmup_steps: int) -> float:
@@ -62,6 +66,7 @@ class WorldModel(nn.Module):
     def __init__(self, cfg: Config, in_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.symmetric = cfg.objective.symmetric
+        self.embedding_weight = cfg.objective.embedding_weight
         self.encoder = build_encoder(cfg.model.encoder, in_shape)
         dim = self.encoder.out_dim
         self.latent = build_latent(cfg.model.latent, dim)
@@ -103,7 +108,9 @@ class WorldModel(nn.Module):
         ssl = self.objective(pred, aims, starts)
         reg = torch.stack([s.reg for s in samples]).mean()
         aux = torch.stack([s.aux for s in samples]).mean()
-        out = {"loss": ssl + beta * reg + aux, "ssl": ssl, "reg": reg, "aux": aux}
+        embedding_error = embedding_prediction_error(pred, aims)
+        loss = ssl + beta * reg + aux + self.embedding_weight * embedding_error
+        out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()}
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
         return out | collapse_stats(fx, aims)

@@ -1,0 +1,23 @@
+"""Embedding-space prediction error: keeps t(f(x), r) on the embeddings themselves.
+
+    E = Σ_{v,i} ‖pred_vi − sg(target_vi)‖² / Σ_{v,i} ‖sg(target_vi) − mean_i sg(target_vi)‖²
+
+the fraction of the targets' variance the predictions miss (1 − R² of the prediction, pooled
+over dimensions). BYOL compares q(pred) with the target by cosine, so nothing ties the scale or
+position of pred to the embeddings; rollouts feed pred back to the predictor and decode it with
+probes fitted on embeddings, which then read it off their domain. Adding λ·E (``objective.
+embedding_weight``) anchors the prediction. Dividing by the targets' variance makes E invariant
+to the scale of the embedding, so the encoder cannot lower it by shrinking.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+def embedding_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
+    """Shapes: pred, target (V, B, D) → scalar E (no gradient through ``target``)."""
+    target = target.detach().float()
+    residual = (pred.float() - target).pow(2).sum()
+    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum()
+    return residual / spread.clamp_min(1e-12)
