@@ -29,7 +29,8 @@ FAMILIES = {
     "numerical": {"methods": ["infonce", "aninfonce", "hinfonce", "adassl_v", "adassl_s"],
                   "metrics": ["r2_test", "r2_ood"]},
     "mmnist": {"methods": ["byol", "infonce", "adassl_v", "adassl_s", "adassl_mix", "adassl_tokens"],
-               "metrics": ["r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r"]},
+               "metrics": ["r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r",
+                           "r2_action_from_embedding_r", "r2_position_predicted"]},
 }
 
 
