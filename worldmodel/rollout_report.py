@@ -51,8 +51,9 @@ def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndar
 
 
 def embedding_probes(probes: dict[str, LinearProbe]) -> dict[str, LinearProbe]:
-    """The probes from an embedding to a ground-truth variable (not to the action)."""
-    return {name: p for name, p in probes.items() if p.info.get("input") == "embedding" and p.info.get("target") != "action"}
+    """The probes from an embedding to a ground-truth array (``target`` ``gt_<name>``), not to the action."""
+    return {name: p for name, p in probes.items()
+            if p.info.get("input") == "embedding" and p.info.get("target", "").startswith("gt_")}
 
 
 def _start_clips(cfg, horizon: int, count: int, rng: np.random.Generator):
