@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
+
 from worldmodel.checkpoints import CheckpointError
 from worldmodel.config import ConfigError, load_config
 from worldmodel.data.store import DatasetFolderError
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     except TrainingInterrupted as stop:
         print(stop, file=sys.stderr)
         sys.exit(128 + stop.signal)
+    finally:  # a gloo group left to interpreter exit sometimes aborts ("terminate called without an active exception")
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
