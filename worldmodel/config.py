@@ -66,7 +66,7 @@ class LatentConfig:
 
 @dataclass
 class PredictorConfig:
-    kind: str = "additive"  # additive | mlp | modular | tokens (transformer over feature-map tokens + an r token)
+    kind: str = "additive"  # additive | mlp | residual (mlp plus a no-r mean head) | modular | tokens (transformer over feature-map tokens + an r token)
     hidden: int = 256
     rank: int = 4  # low rank of each module (modular)
     depth: int = 2  # transformer layers (tokens)
@@ -136,7 +136,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
-    "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
+    "model.predictor.kind": ("additive", "mlp", "residual", "modular", "tokens"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),

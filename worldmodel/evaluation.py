@@ -88,7 +88,7 @@ def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]
     for first in range(0, len(dataset), batch_size):
         batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
         fx = model.encode(batch["context"])
-        r = model.latent.posterior_mean(fx, model.encode(batch["target"]), batch.get("action"))
+        r = model.latent.posterior_mean(fx, model.latent_input(fx, model.encode(batch["target"])), batch.get("action"))
         out = {"embedding": fx, "r": r, "prediction": model.predictor(fx, r)}
         out |= {key: value for key, value in batch.items() if key == "action" or key == "video" or key.startswith("gt_")}
         for key, value in out.items():
