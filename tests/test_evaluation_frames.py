@@ -40,3 +40,26 @@ def test_frames_probe_reads_position_velocity_and_acceleration_from_known_featur
     # 4 test videos a few such outliers swing the test R², so the bounds are on the train videos
     assert metrics["r2_velocity_train"] > 0.95
     assert metrics["r2_acceleration_train"] > 0.6
+
+
+def test_encode_pairs_gives_posterior_draws_around_the_posterior_mean(tmp_path):
+    """``r_draw`` is a draw r ~ q(r | f(x), f(x⁺)): over repeats its mean is r̄ and its spread σ_q,
+    the noise rollouts' prior draws also carry (so the [f(x), r] probe is fitted on draws)."""
+    from data_prep.numerical import generate_numerical
+    from worldmodel.data import build_dataset
+    from worldmodel.evaluation import encode_pairs
+
+    torch.manual_seed(0)
+    folder = generate_numerical(tmp_path / "num", dim=4, n_train=16, n_test=4, n_ood=4, seed=0)
+    cfg = load_config("configs/numerical/adassl_v.yaml", [f"data.path={folder}", "model.encoder.out_dim=4",
+                                                          "model.latent.dim=4"])
+    dataset = build_dataset(cfg.data, "train")
+    model = WorldModel(cfg, tuple(dataset[0]["context"].shape))
+    draws = torch.stack([torch.from_numpy(encode_pairs(model, dataset)["r_draw"]) for _ in range(400)])
+    pairs = encode_pairs(model, dataset)
+    with torch.no_grad():
+        batch = dataset.__getitems__(list(range(len(dataset))))
+        fx = model.encode(batch["context"])
+        sigma = model.latent._posterior(fx, model.encode(batch["target"]))[1].double()
+    assert torch.allclose(draws.mean(0), torch.from_numpy(pairs["r"]), atol=4 * sigma.max().item() / 20)
+    assert torch.allclose(draws.std(0), sigma, rtol=0.15)

@@ -25,9 +25,13 @@ over the regression targets.
 
 Numerical and frame runs, when the run has a latent and the data an action: ``r2_action_from_r``, a probe from
 r̄ to the true action (z⁺ − z; the summed acceleration or camera motion between the clips);
-``r2_action_from_embedding_r``, a probe from [f(x), r̄], against ``r2_action_from_embedding``, from
-f(x) alone: the action r carries given the context, also when r encodes it together with the state
-(e.g. as the next velocity, from which the context's velocity must be subtracted). Then
+``r2_action_from_embedding_r``, a probe from [f(x), r] with r a posterior draw r ~ q, against
+``r2_action_from_embedding``, from f(x) alone: the action r carries given the context, also when r
+encodes it together with the state (e.g. as the next velocity, from which the context's velocity must
+be subtracted). That probe is fitted and scored on draws, not on r̄, because rollout.py feeds it
+prior draws: fitted on r̄, it gives large weights to dimensions that r̄ leaves near-constant but
+draws fill with noise (unused dimensions, at the prior's scale), and decodes every draw as a large
+action. Then
 ``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.dci`) of the embeddings against the regression
 ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
 (:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
@@ -59,6 +63,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
+    torch.manual_seed(0)  # the posterior draws of encode_pairs
     # another folder (e.g. prepared with `data_prep videos`) is read as it is, not as the run's generator wrote it
     data_cfg = dataclasses.replace(cfg.data, path=str(data), generator=None, generator_args={}) if data else cfg.data
     if data_cfg.kind == "numerical":
@@ -80,7 +85,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
 def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
     """Readouts of every pair of a dataset split, float64 numpy:
 
-    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), f(x⁺)) (N, R);
+    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), f(x⁺)) (N, R), ``r_draw`` one
+    posterior draw r ~ q (N, R; from the global torch RNG);
     ``prediction`` t(f(x), r̄) (N, D); ``action`` (N, A) and ``video`` (N,) when the data has them;
     ``gt_<name>`` (N, T) the ground truth, flattened per sample.
     """
@@ -88,8 +94,10 @@ def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]
     for first in range(0, len(dataset), batch_size):
         batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
         fx = model.encode(batch["context"])
-        r = model.latent.posterior_mean(fx, model.latent_input(fx, model.encode(batch["target"])), batch.get("action"))
-        out = {"embedding": fx, "r": r, "prediction": model.predictor(fx, r)}
+        seen = model.latent_input(fx, model.encode(batch["target"]))
+        r = model.latent.posterior_mean(fx, seen, batch.get("action"))
+        draw = model.latent.infer(fx, seen, batch.get("action")).r
+        out = {"embedding": fx, "r": r, "r_draw": draw, "prediction": model.predictor(fx, r)}
         out |= {key: value for key, value in batch.items() if key == "action" or key == "video" or key.startswith("gt_")}
         for key, value in out.items():
             chunks.setdefault(key, []).append(value.double().reshape(len(value), -1).cpu().numpy())
@@ -105,7 +113,7 @@ def _shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndar
     metrics, probes = {}, {}
     if train["r"].shape[1] and "action" in train:
         inputs = {"r": lambda split: split["r"], "embedding": lambda split: split["embedding"],
-                  "embedding_r": lambda split: np.concatenate([split["embedding"], split["r"]], axis=1)}
+                  "embedding_r": lambda split: np.concatenate([split["embedding"], split["r_draw"]], axis=1)}
         for name, features in inputs.items():
             probe = fit_ridge_probe(features(train), train["action"], groups)
             metrics[f"r2_action_from_{name}"] = probe.r2(features(test), test["action"])
