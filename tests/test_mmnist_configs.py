@@ -19,7 +19,8 @@ def tiny_mmnist(tmp_path_factory):
 
 
 def test_the_experiments_exist():
-    assert [c.stem for c in CONFIGS] == ["adassl_mix", "adassl_s", "adassl_tokens", "adassl_v", "byol", "infonce"]
+    assert [c.stem for c in CONFIGS] == ["adassl_mix", "adassl_mix_rollouts", "adassl_s", "adassl_tokens", "adassl_v", "byol",
+                                        "infonce"]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)

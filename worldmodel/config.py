@@ -116,6 +116,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max global gradient norm; 0 disables clipping
     skip_nonfinite: int = 0  # batches with a NaN/inf loss to skip (and count) before stopping; 0 stops at the first
     threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
+    prior_fit_steps: int = 0  # after training: steps refitting p(r | f(x)) to the final posterior (gaussian / mixture latents)
     collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
     collapse_max_centre_norm: float = 0.9  # collapse alarm: centre norm ‖s‖ at or above this
     collapse_min_residual_norm: float = 0.05  # collapse alarm: residual norm ρ at or below this

@@ -46,6 +46,7 @@ from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.models.world_model import beta_at, ema_momentum_at
 from worldmodel.objectives.centre import CentreStats, collapse_alarm
+from worldmodel.prior_fit import fit_prior
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -244,6 +245,9 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
         dataset = build_dataset(cfg.data, "train")
     in_shape = tuple(dataset[0]["context"].shape)
     model = WorldModel(cfg, in_shape)
+    if cfg.train.prior_fit_steps > 0 and not hasattr(model.latent, "log_prior"):
+        raise ConfigError(f"train.prior_fit_steps ({cfg.train.prior_fit_steps}) refits a gaussian or mixture prior; "
+                          f"model.latent.kind is {cfg.model.latent.kind!r}")
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -332,12 +336,16 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
         if main:
             log.close()
 
+    prior_fit = {}
+    if main and end == cfg.train.steps and cfg.train.prior_fit_steps > 0:
+        prior_fit = fit_prior(core, dataset, cfg.train.prior_fit_steps, seed=cfg.train.seed)
+        accelerator.print("prior refitted to the posterior: {prior_nll_before:.3f} -> {prior_nll_after:.3f} nats".format(**prior_fit))
     if main and end == cfg.train.steps:
         save_file({k: v.contiguous() for k, v in core.state_dict().items()}, str(run_dir / "model.safetensors"))
         (run_dir / "run.json").write_text(json.dumps(
             {"in_shape": list(in_shape), "steps": cfg.train.steps, "resumed_from": start,
              "skipped_nonfinite": skipped, "wall_time_s": time.perf_counter() - t_start, "data_time_s": data_time,
-             "compute_time_s": compute_time, "processes": accelerator.num_processes}, indent=2))
+             "compute_time_s": compute_time, "processes": accelerator.num_processes, "prior_fit": prior_fit}, indent=2))
     accelerator.wait_for_everyone()
     return run_dir
 

@@ -139,6 +139,11 @@ class GaussianLatent(nn.Module):
     def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
         return self._posterior(fx, fx_pos)[0]
 
+    def log_prior(self, r: Tensor, fx: Tensor) -> Tensor:
+        """log p(r | f(x)): r (..., B, R), fx (B, D) → (..., B)."""
+        mu, sigma = self._split(self.prior(fx))
+        return gaussian_log_density(r, mu, sigma).sum(-1)
+
     def sample_prior(self, fx: Tensor, n: int) -> Tensor:
         mu, sigma = self._split(self.prior(fx))
         return mu + sigma * torch.randn(n, *mu.shape, device=mu.device, dtype=mu.dtype)
