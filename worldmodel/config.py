@@ -60,6 +60,7 @@ class LatentConfig:
     beta: float = 1.0  # weight of the KL (gaussian) or L0 (sparse) term after warm-up
     beta_warmup_steps: int = 0
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
+    value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     prior: str = "conditional"  # gaussian, mixture: p(r | f(x)) (conditional) or a learned p(r) (marginal)
 

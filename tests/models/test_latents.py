@@ -83,6 +83,22 @@ def test_sparse_latent_l0_and_prior_sampling():
     assert torch.allclose(active, torch.sigmoid(p_logits), atol=0.02)
 
 
+def test_sparse_value_noise_bounds_the_values_and_adds_noise_of_its_scale():
+    torch.manual_seed(0)
+    lat = SparseLatent(emb_dim=4, dim=3, hidden=8, temperature=1.0, value_noise=0.2)
+    with torch.no_grad():
+        lat.posterior[-1].bias[3:] += 50.0  # pre-activation values far beyond tanh's range
+        lat.posterior[-1].bias[:3] += 50.0  # every mask on
+    fx, fxp = torch.randn(4000, 4), torch.randn(4000, 4)
+    mean = lat.posterior_mean(fx, fxp)
+    assert mean.abs().max() <= 1.0 and torch.allclose(mean, torch.ones_like(mean), atol=1e-4)
+    draws = lat.infer(fx, fxp).r
+    assert (draws - mean).std().item() == pytest.approx(0.2, rel=0.05)
+    assert (draws - mean).mean().abs() < 0.01
+    with pytest.raises(ValueError, match="value_noise"):
+        SparseLatent(4, 3, 8, 1.0, value_noise=-0.1)
+
+
 def test_sparse_prior_fit_does_not_reach_the_encoder():
     lat = SparseLatent(emb_dim=4, dim=3, hidden=8, temperature=1.0)
     fx = torch.randn(6, 4, requires_grad=True)

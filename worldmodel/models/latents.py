@@ -210,22 +210,29 @@ class MixtureLatent(GaussianLatent):
 class SparseLatent(nn.Module):
     """AdaSSL-S: r = m ⊙ v with m a Gumbel-sigmoid mask (straight-through) and v values, from (f(x), f(x⁺)).
 
+    With ``value_noise`` σ > 0 the values are v = tanh(·) + σ·ε in training (posterior mean tanh(·)):
+    the L0 term limits how many coordinates are active, the noise how much each can carry.
+
     reg = E[‖m‖₀] = Σ_k sigmoid(logits_k), mean over the batch (the L0 penalty).
     A prior over masks and values given f(x) is fitted on stop-gradient copies (``aux``), so it
     never shapes the representation but lets rollouts sample r: m ~ Bernoulli(π(f(x))),
     v ~ N(μ(f(x)), σ(f(x))²).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0) -> None:
         super().__init__()
+        if value_noise < 0:
+            raise ValueError(f"model.latent.value_noise must be ≥ 0, got {value_noise}")
         self.dim = dim
         self.temperature = temperature
+        self.value_noise = value_noise
         self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
         self.prior = mlp(emb_dim, hidden, 3 * dim, depth=3, act=nn.ReLU)
 
     def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
+        """Mask logits and values (B, R); with ``value_noise`` the values are tanh-bounded."""
         logits, values = self.posterior(torch.cat([fx, fx_pos], dim=-1)).float().chunk(2, dim=-1)
-        return logits, values
+        return logits, torch.tanh(values) if self.value_noise > 0 else values
 
     def _prior(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         logits, mu, pre = self.prior(fx).float().chunk(3, dim=-1)
@@ -233,6 +240,8 @@ class SparseLatent(nn.Module):
 
     def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
         logits, values = self._posterior(fx, fx_pos)
+        if self.value_noise > 0:  # bounded values plus noise: an active coordinate carries limited information
+            values = values + self.value_noise * torch.randn_like(values)
         mask = gumbel_sigmoid(logits, self.temperature)
         prob = torch.sigmoid(logits)
         l0 = prob.sum(-1).mean()
@@ -300,7 +309,7 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "mixture":
         return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.prior)
     if cfg.kind == "sparse":
-        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature)
+        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
     raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse or oracle")
