@@ -62,7 +62,7 @@ def main() -> None:
     for name, actions in decoded.items():
         modes = acceleration_modes(actions, test["action"], test["gt_label"])
         print(f"  {name:<14s}" + " / ".join(f"{v:.3f}" for v in modes["sampled_fractions"])
-              + f"   (true " + " / ".join(f"{v:.3f}" for v in modes["true_fractions"]) + f", gap {modes['gap_pp']:.1f} pp)")
+              + "   (true " + " / ".join(f"{v:.3f}" for v in modes["true_fractions"]) + f", gap {modes['gap_pp']:.1f} pp)")
 
 
 if __name__ == "__main__":

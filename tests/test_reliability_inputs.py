@@ -39,6 +39,9 @@ BAD_COMMAND_LINES = [
     (["name=${nowhere}"], r"bad value for 'name': Interpolation key 'nowhere' not found"),
     (["data.generator_args='{a"], r"value \"'\{a\" of 'data.generator_args' is not valid YAML"),
     (["model.latent.kind=gausian"], r"'model.latent.kind' is 'gausian'; expected one of \['none', 'gaussian'"),
+    (["model.latent.prior=fixed"], r"'model.latent.prior' is 'fixed'; expected one of \['conditional', 'marginal'\]"),
+    (["model.latent.value_noise=-0.1"], r"'model.latent.value_noise' is -0.1; expected a number in \[0.0, inf\]"),
+    (["train.prior_fit_steps=-5"], r"'train.prior_fit_steps' is -5; expected a number in \[0, inf\]"),
     (["train.steps=???"], r"'train.steps' is '\?\?\?' \(a missing value\); expected a value"),
 ]
 

@@ -138,6 +138,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
+    "model.latent.prior": ("conditional", "marginal"),
     "model.predictor.kind": ("additive", "mlp", "residual", "modular", "tokens"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
     "objective.similarity": ("cosine", "l2"),
@@ -159,6 +160,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.predictor.heads": (1, math.inf),
     "model.latent.dim": (1, math.inf),
     "model.latent.components": (1, math.inf),
+    "model.latent.value_noise": (0.0, math.inf),
+    "objective.embedding_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),
     "optim.lr": (0.0, math.inf),
@@ -172,6 +175,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "train.grad_clip": (0.0, math.inf),
     "train.skip_nonfinite": (0, math.inf),
     "train.threads": (0, math.inf),
+    "train.prior_fit_steps": (0, math.inf),
 }
 """Inclusive bounds of numeric keys; every float key must also be finite."""
 
