@@ -62,6 +62,7 @@ class LatentConfig:
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
     value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
+    batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
     prior: str = "conditional"  # gaussian, mixture: p(r | f(x)) (conditional) or a learned p(r) (marginal)
 
 

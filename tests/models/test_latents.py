@@ -178,3 +178,23 @@ def test_mixture_kl_gradient_reaches_prior_posterior_and_encoder():
     assert fx.grad.abs().sum() > 0
     assert lat.prior[-1].weight.grad.abs().sum() > 0 and lat.posterior[-1].weight.grad.abs().sum() > 0
     assert 1.0 <= out.stats["prior_modes"].item() <= 3.0
+
+
+@pytest.mark.parametrize("make", [lambda: GaussianLatent(5, 3, 16, batch_norm=True),
+                                  lambda: MixtureLatent(5, 3, 16, 2, batch_norm=True),
+                                  lambda: SparseLatent(5, 3, 16, 1.0, batch_norm=True)])
+def test_batch_norm_latent_networks_standardise_hidden_units_in_training_and_freeze_in_eval(make):
+    torch.manual_seed(0)
+    lat = make()
+    fx, fxp = 3 * torch.randn(256, 5) + 2, torch.randn(256, 5)
+    hidden = {}
+    for name, net in (("posterior", lat.posterior), ("prior", lat.prior)):
+        norms = [m for m in net if isinstance(m, torch.nn.BatchNorm1d)]
+        assert len(norms) == 2, name
+        norms[0].register_forward_hook(lambda m, i, o, name=name: hidden.__setitem__(name, o.detach()))
+    lat.infer(fx, fxp)
+    for name, h in hidden.items():  # first hidden layer: zero mean, unit std per unit over the batch
+        assert torch.allclose(h.mean(0), torch.zeros(16), atol=1e-5), name
+        assert torch.allclose(h.std(0, unbiased=False), torch.ones(16), atol=1e-3), name
+    lat.eval()  # running statistics: one row's prior no longer depends on the rest of the batch
+    assert torch.allclose(lat.prior(fx)[:1], lat.prior(fx[:1]), atol=1e-6)

@@ -9,8 +9,10 @@ from torch import Tensor, nn
 from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
-    """``depth`` linear layers with activations between them: in_dim → hidden … → out_dim."""
+def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module] = nn.LeakyReLU,
+        batch_norm: bool = False) -> nn.Sequential:
+    """``depth`` linear layers with activations between them: in_dim → hidden … → out_dim; with
+    ``batch_norm`` each hidden layer is Linear → BatchNorm1d → activation."""
     if depth < 1:
         raise ValueError(f"MLP depth must be ≥ 1, got {depth}")
     dims = [in_dim] + [hidden] * (depth - 1) + [out_dim]
@@ -18,7 +20,7 @@ def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module]
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
         layers.append(nn.Linear(a, b))
         if i < depth - 1:
-            layers.append(act())
+            layers += [nn.BatchNorm1d(b), act()] if batch_norm else [act()]
     return nn.Sequential(*layers)
 
 

@@ -91,7 +91,12 @@ class MarginalPrior(nn.Module):
         return self.params.expand(fx.shape[0], -1)
 
 
-def build_prior(kind: str, emb_dim: int, hidden: int, outputs: int) -> nn.Module:
+def latent_mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool) -> nn.Sequential:
+    """The three-layer ReLU MLP of posterior and prior networks (BatchNorm on the hidden layers if asked)."""
+    return mlp(in_dim, hidden, out_dim, depth=3, act=nn.ReLU, batch_norm=batch_norm)
+
+
+def build_prior(kind: str, emb_dim: int, hidden: int, outputs: int, batch_norm: bool = False) -> nn.Module:
     """The prior network of a variational latent: ``conditional`` p(r | f(x)) (an MLP of f(x)) or
     ``marginal`` p(r) (:class:`MarginalPrior`).
 
@@ -100,7 +105,7 @@ def build_prior(kind: str, emb_dim: int, hidden: int, outputs: int) -> nn.Module
     marginal prior charges for everything r carries, so r keeps only the change itself.
     """
     if kind == "conditional":
-        return mlp(emb_dim, hidden, outputs, depth=3, act=nn.ReLU)
+        return latent_mlp(emb_dim, hidden, outputs, batch_norm)
     if kind == "marginal":
         return MarginalPrior(outputs)
     raise ValueError(f"model.latent.prior {kind!r}; expected 'conditional' or 'marginal'")
@@ -115,11 +120,11 @@ class GaussianLatent(nn.Module):
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, prior: str = "conditional",
-                 prior_outputs: int | None = None) -> None:
+                 prior_outputs: int | None = None, batch_norm: bool = False) -> None:
         super().__init__()
         self.dim = dim
-        self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
-        self.prior = build_prior(prior, emb_dim, hidden, prior_outputs or 2 * dim)
+        self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
+        self.prior = build_prior(prior, emb_dim, hidden, prior_outputs or 2 * dim, batch_norm)
 
     @staticmethod
     def _split(out: Tensor) -> tuple[Tensor, Tensor]:
@@ -164,10 +169,11 @@ class MixtureLatent(GaussianLatent):
     the effective number of components in use (1 … K).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, prior: str = "conditional") -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, prior: str = "conditional",
+                 batch_norm: bool = False) -> None:
         if components < 1:
             raise ValueError(f"model.latent.components must be ≥ 1, got {components}")
-        super().__init__(emb_dim, dim, hidden, prior, prior_outputs=components * (1 + 2 * dim))
+        super().__init__(emb_dim, dim, hidden, prior, components * (1 + 2 * dim), batch_norm)
         self.components = components
 
     def _mixture(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -219,15 +225,16 @@ class SparseLatent(nn.Module):
     v ~ N(μ(f(x)), σ(f(x))²).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0,
+                 batch_norm: bool = False) -> None:
         super().__init__()
         if value_noise < 0:
             raise ValueError(f"model.latent.value_noise must be ≥ 0, got {value_noise}")
         self.dim = dim
         self.temperature = temperature
         self.value_noise = value_noise
-        self.posterior = mlp(2 * emb_dim, hidden, 2 * dim, depth=3, act=nn.ReLU)
-        self.prior = mlp(emb_dim, hidden, 3 * dim, depth=3, act=nn.ReLU)
+        self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
+        self.prior = latent_mlp(emb_dim, hidden, 3 * dim, batch_norm)
 
     def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
         """Mask logits and values (B, R); with ``value_noise`` the values are tanh-bounded."""
@@ -305,11 +312,11 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoLatent()
     if cfg.kind == "gaussian":
-        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, cfg.prior)
+        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, cfg.prior, batch_norm=cfg.batch_norm)
     if cfg.kind == "mixture":
-        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.prior)
+        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.prior, cfg.batch_norm)
     if cfg.kind == "sparse":
-        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise)
+        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
     raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse or oracle")
