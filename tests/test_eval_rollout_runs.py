@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
 
 import eval as eval_cli
 import rollout as rollout_cli
@@ -93,6 +95,11 @@ def test_numerical_rollouts_compare_the_sampled_spread_with_the_true_conditional
     eval_cli.main(["--run", str(run)])
     metrics = json.loads((run / "eval.json").read_text())
     assert {"r2_train", "r2_test", "r2_ood", "r2_predicted", "r2_action_from_r", "dci_d", "centre_norm"} <= set(metrics)
+    x, z, split = (np.load(data / f"{name}.npy") for name in ("x", "z", "split"))
+    raw = LinearRegression().fit(x[split == 0], z[split == 0])  # the observation reference, unregularised
+    for code, name in ((1, "test"), (2, "ood")):
+        expected = r2_score(z[split == code], raw.predict(x[split == code]))
+        assert abs(metrics[f"r2_{name}_observation"] - expected) < 0.01
     rollout_cli.main(["--run", str(run), "--starts", "50", "--samples", "16"])
     rolled = json.loads((run / "rollouts" / "metrics.json").read_text())
     assert rolled["horizon"] == 1 and -1 <= rolled["spread_corr"] <= 1 and rolled["spread_ratio"] > 0

@@ -7,6 +7,8 @@ Numerical runs: a probe f(x) → z is fitted on the train split and scored (R²)
 test and out-of-distribution splits (z drawn with a much broader covariance), so ``r2_ood``
 measures whether f recovers z up to a linear map, not just locally. ``r2_predicted``: the same
 probe applied to the prediction t(f(x), r̄) (r̄ the posterior mean) against z⁺.
+``r2_test_observation``, ``r2_ood_observation``: a probe from the raw observation x = g(z) itself;
+the mixing g is piecewise linear, so x alone already carries much of z linearly.
 
 Frame runs: a probe from the embedding of the context clip to each per-frame ground-truth array
 of the store (taken at the clip's last frame: e.g. ``position``, ``velocity``, ``acceleration``
@@ -135,10 +137,15 @@ def _embedding_probe(train: dict, key: str, groups: np.ndarray | None) -> Linear
 
 
 def _numerical_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, LinearProbe]]:
-    """r2_train, r2_test, r2_ood, r2_predicted of a probe f(x) → z, and the shared metrics."""
-    pairs = {split: encode_pairs(model, build_dataset(data_cfg, split), batch_size=4096) for split in ("train", "test", "ood")}
+    """r2_train, r2_test, r2_ood, r2_predicted of a probe f(x) → z; r2_{test,ood}_observation of the
+    same probe from the raw observation x (the reference an encoder has to beat); the shared metrics."""
+    datasets = {split: build_dataset(data_cfg, split) for split in ("train", "test", "ood")}
+    pairs = {split: encode_pairs(model, dataset, batch_size=4096) for split, dataset in datasets.items()}
     probe = _embedding_probe(pairs["train"], "gt_z", None)
     metrics = {f"r2_{split}": probe.r2(pairs[split]["embedding"], pairs[split]["gt_z"]) for split in pairs}
+    observed = {split: dataset.tensors["context"].double().numpy() for split, dataset in datasets.items()}
+    raw = fit_ridge_probe(observed["train"], pairs["train"]["gt_z"])
+    metrics |= {f"r2_{split}_observation": raw.r2(observed[split], pairs[split]["gt_z"]) for split in ("test", "ood")}
     metrics["r2_predicted"] = probe.r2(pairs["test"]["prediction"], pairs["test"]["gt_z_pos"])
     probe.info["r2_test"] = metrics["r2_test"]
     shared, probes = _shared_metrics(pairs["train"], pairs["test"], ["gt_z"], None)
