@@ -32,3 +32,12 @@ def test_generator_registry_and_unknown_kind(tmp_path):
     (tmp_path / "meta.json").write_text("{}")
     with pytest.raises(ValueError, match="data.kind 'video'; expected 'numerical', 'frames' or 'image_pairs'"):
         build_dataset(DataConfig(kind="video", path=str(tmp_path)), "train")
+
+
+def test_an_unknown_generator_option_names_it_and_the_closest_valid_one(tmp_path):
+    cfg = DataConfig(kind="numerical", path=str(tmp_path / "num"), generator="numerical",
+                     generator_args={"mixing_layer": 8})
+    with pytest.raises(ValueError, match=r"'mixing_layer' is not an option of the 'numerical' generator; "
+                                         r"closest: \['mixing_layers'"):
+        build_dataset(cfg, "train")
+    assert not (tmp_path / "num").exists()  # nothing half-written

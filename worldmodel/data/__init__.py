@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 from pathlib import Path
 
@@ -36,8 +38,15 @@ def ensure_dataset(cfg) -> Path:
     table = generators()
     if cfg.generator not in table:
         raise ValueError(f"data.generator {cfg.generator!r}; expected one of {sorted(table)}")
+    generate = table[cfg.generator]
+    options = [name for name in inspect.signature(generate).parameters if name != "out"]
+    for key in cfg.generator_args:
+        if key not in options:
+            close = difflib.get_close_matches(str(key), options, n=3) or options
+            raise ValueError(f"data.generator_args: '{key}' is not an option of the '{cfg.generator}' generator; "
+                             f"closest: {close}")
     print(f"generating built-in '{cfg.generator}' dataset at {path}")
-    table[cfg.generator](path, **cfg.generator_args)
+    generate(path, **cfg.generator_args)
     return path
 
 
