@@ -19,6 +19,17 @@ def test_modular_is_identity_at_init_and_matches_formula_after_update():
     assert torch.allclose(pred(fx, r), ref, atol=1e-5)
 
 
+def test_modular_of_rank_zero_is_a_learned_linear_map_of_r_with_only_b_as_parameters():
+    torch.manual_seed(0)
+    pred = ModularPredictor(emb_dim=5, r_dim=3, rank=0)
+    assert [name for name, _ in pred.named_parameters()] == ["b"]
+    fx, r = torch.randn(7, 5), torch.randn(7, 3)
+    assert torch.equal(pred(fx, r), fx)
+    with torch.no_grad():
+        pred.b.normal_()
+    assert torch.allclose(pred(fx, r), fx + sum(r[:, i : i + 1] * pred.b[i] for i in range(3)), atol=1e-6)
+
+
 def test_predictors_broadcast_over_sample_dimension():
     torch.manual_seed(0)
     fx, r = torch.randn(4, 5), torch.randn(3, 4, 5)
@@ -26,7 +37,8 @@ def test_predictors_broadcast_over_sample_dimension():
     nn.init.normal_(tokens.out.weight)  # away from the identity it starts as
     residual = ResidualPredictor(5, 5, 16)
     nn.init.normal_(residual.change_net[-1].weight)
-    for p in (AdditivePredictor(5, 5), MLPPredictor(5, 5, 16), ModularPredictor(5, 5, 2), tokens, residual):
+    for p in (AdditivePredictor(5, 5), MLPPredictor(5, 5, 16), ModularPredictor(5, 5, 2), ModularPredictor(5, 5, 0),
+              tokens, residual):
         out = p(fx.expand(3, 4, 5), r)
         assert out.shape == (3, 4, 5)
         assert torch.allclose(out[1], p(fx, r[1]), atol=1e-6)

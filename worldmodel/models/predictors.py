@@ -68,19 +68,23 @@ class ModularPredictor(nn.Module):
     """Low-rank modules switched by r: t(f, r) = f + Σ_i r_i (B_i A_i f + b_i).
 
     A_i: (rank, D), B_i: (D, rank), b_i: (D,). B and b start at zero, so t is the identity at
-    initialisation for every r.
+    initialisation for every r. With rank 0 there are no A, B: t(f, r) = f + Σ_i r_i b_i, a learned
+    linear map of r into the embedding.
     """
 
     def __init__(self, emb_dim: int, r_dim: int, rank: int) -> None:
         super().__init__()
-        self.A = nn.Parameter(torch.randn(r_dim, rank, emb_dim) / emb_dim**0.5)
-        self.B = nn.Parameter(torch.zeros(r_dim, emb_dim, rank))
+        self.A = nn.Parameter(torch.randn(r_dim, rank, emb_dim) / emb_dim**0.5) if rank else None
+        self.B = nn.Parameter(torch.zeros(r_dim, emb_dim, rank)) if rank else None
         self.b = nn.Parameter(torch.zeros(r_dim, emb_dim))
 
     def forward(self, fx: Tensor, r: Tensor) -> Tensor:
-        low = torch.einsum("ikd,...d->...ik", self.A, fx)  # (..., R, rank)
-        edits = torch.einsum("idk,...ik->...id", self.B, low) + self.b  # (..., R, D)
-        return fx + torch.einsum("...i,...id->...d", r.to(fx.dtype), edits)
+        r = r.to(fx.dtype)
+        out = fx + r @ self.b  # f + Σ_i r_i b_i
+        if self.A is not None:
+            low = torch.einsum("ikd,...d->...ik", self.A, fx)  # (..., R, rank)
+            out = out + torch.einsum("...i,...id->...d", r, torch.einsum("idk,...ik->...id", self.B, low))
+        return out
 
 
 class TokenPredictor(nn.Module):
