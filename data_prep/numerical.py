@@ -12,7 +12,11 @@ per dataset and stored in ``meta.json`` so the process can be inspected):
     ε ~ N(0, I) or Laplace with unit variance (``noise``)
     z⁺ = z + 1[S_k] ⊙ σ(z) ε
     x = g(z), x⁺ = g(z⁺),  g = L_m ∘ a ∘ L_{m−1} ∘ … ∘ a ∘ L_1,  a = leaky-ReLU(0.2),
-          L_i(h) = W_i h with W_i random orthogonal (condition number 1): g is invertible.
+          L_i(h) = W_i h with W_i = Q_i random orthogonal (condition number 1): g is invertible;
+          with ``layer_gain`` c, W_i = c·Q_i for i ≥ 2 (after an activation). Each leaky-ReLU
+          shrinks the scale of h, so many layers leave x tiny (8 layers: std 0.04); the gain
+          √(2 / (1 + 0.2²)) ≈ 1.387 (He's, for leaky-ReLU 0.2) keeps it of order 1
+          (8 layers: std 0.5).
 
 Arrays written (float32 unless noted): ``x``, ``x_pos`` (N, d); ``z``, ``z_pos`` (N, d);
 ``mode`` (N,) int64; ``split`` (N,) uint8 with codes in ``meta.json["splits"]``.
@@ -83,6 +87,7 @@ def generate_numerical(
     hetero: float = 1.5,
     mode_sharpness: float = 2.0,
     mixing_layers: int = 3,
+    layer_gain: float = 1.0,
     n_train: int = 50000,
     n_test: int = 10000,
     n_ood: int = 10000,
@@ -97,7 +102,9 @@ def generate_numerical(
     if mixing_layers < 1:
         raise ValueError(f"--mixing-layers must be ≥ 1, got {mixing_layers}")
     rng = np.random.default_rng(seed)
-    weights = [_orthogonal(rng, dim) for _ in range(mixing_layers)]
+    if layer_gain <= 0:
+        raise ValueError(f"--layer-gain must be > 0, got {layer_gain}")
+    weights = [_orthogonal(rng, dim) * (layer_gain if i else 1.0) for i in range(mixing_layers)]
     w_pi = _unit_rows(rng, (modes, dim))
     w_sigma = _unit_rows(rng, (dim,))
     blocks = mode_blocks(dim, modes)
@@ -153,6 +160,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hetero", type=float, default=1.5, help="heteroscedasticity h: σ varies by e^±h")
     p.add_argument("--mode-sharpness", type=float, default=2.0, help="how strongly z sets the mode probabilities")
     p.add_argument("--mixing-layers", type=int, default=3, help="layers of the invertible mixing g")
+    p.add_argument("--layer-gain", type=float, default=1.0,
+                   help="scale of every mixing layer after the first (1.387 keeps the scale of x for deep mixing)")
     p.add_argument("--n-train", type=int, default=50000)
     p.add_argument("--n-test", type=int, default=10000)
     p.add_argument("--n-ood", type=int, default=10000)

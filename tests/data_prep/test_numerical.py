@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_prep.__main__ import main as data_prep_main
-from data_prep.numerical import mix, mode_probabilities, noise_std
+from data_prep.numerical import generate_numerical, mix, mode_probabilities, noise_std
 from worldmodel.data import NumericPairs
 
 
@@ -56,3 +56,17 @@ def test_mode_choice_depends_on_z(folder):
     confident = probs.max(1) > 0.8
     assert (mode[confident] == probs[confident].argmax(1)).mean() > 0.75
     assert min(np.bincount(mode, minlength=3)) > 0.15 * len(mode)  # every mode occurs
+
+
+def test_layer_gain_keeps_deep_mixing_at_unit_scale(tmp_path):
+    def x_std(gain):
+        out = generate_numerical(tmp_path / f"g{gain}", mixing_layers=8, layer_gain=gain, n_train=4000, n_test=500, n_ood=500)
+        ds, meta = NumericPairs(out, "train"), process(out)
+        weights = [np.array(w) for w in meta["process"]["mixing_weights"]]
+        assert np.allclose(mix(ds.tensors["gt_z"].numpy().astype(np.float64), weights), ds.tensors["context"].numpy(), atol=1e-4)
+        return float(ds.tensors["context"].std())
+
+    assert x_std(1.0) < 0.1  # each leaky-ReLU shrinks the scale: 8 plain layers leave x tiny
+    assert 0.3 < x_std(1.387) < 2.0  # std 0.5 with 8 layers
+    with pytest.raises(ValueError, match="--layer-gain must be > 0"):
+        generate_numerical(tmp_path / "bad", layer_gain=0.0)
