@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldmodel.data import build_dataset
+from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.dci import dci_scores
 from worldmodel.objectives.centre import CentreStats
 from worldmodel.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
@@ -93,10 +93,8 @@ def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]
     ``gt_<name>`` (N, T) the ground truth, flattened per sample.
     """
     chunks: dict[str, list[np.ndarray]] = {}
-    for first in range(0, len(dataset), batch_size):
-        batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
-        fx = model.encode(batch["context"])
-        seen = model.latent_input(fx, model.encode(batch["target"]))
+    for batch in in_order_batches(dataset, batch_size):
+        fx, seen = model.posterior_inputs(batch)
         r = model.latent.posterior_mean(fx, seen, batch.get("action"))
         draw = model.latent.infer(fx, seen, batch.get("action")).r
         out = {"embedding": fx, "r": r, "r_draw": draw, "prediction": model.predictor(fx, r)}

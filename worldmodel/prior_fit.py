@@ -12,17 +12,24 @@ the sampled acceleration modes of a mixture prior moved from 16 pp off the data'
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from worldmodel.data import in_order_batches
+
+
+def has_density_prior(latent: nn.Module) -> bool:
+    """Whether :func:`fit_prior` can refit this latent: its prior has a density log p(r | f(x))
+    (gaussian, mixture; not none, oracle or sparse)."""
+    return hasattr(latent, "log_prior")
 
 
 @torch.no_grad()
 def posterior_draws(model, dataset, draws: int, batch_size: int = 512) -> tuple[Tensor, Tensor]:
     """``draws`` posterior samples per pair of ``dataset``: f(x) (N·draws, D) and r ~ q (N·draws, R)."""
     contexts, samples = [], []
-    for first in range(0, len(dataset), batch_size):
-        batch = dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
-        fx = model.encode(batch["context"]).float()
-        seen = model.latent_input(fx, model.encode(batch["target"]).float())
+    for batch in in_order_batches(dataset, batch_size):
+        fx, seen = model.posterior_inputs(batch)
+        fx, seen = fx.float(), seen.float()
         for _ in range(draws):
             contexts.append(fx)
             samples.append(model.latent.infer(fx, seen, batch.get("action")).r.float())
@@ -38,7 +45,7 @@ def fit_prior(model, dataset, steps: int, lr: float = 1e-3, batch_size: int = 25
     fits its rollout prior during training already).
     """
     latent = model.latent
-    if not hasattr(latent, "log_prior"):
+    if not has_density_prior(latent):
         raise ValueError(f"train.prior_fit_steps needs a gaussian or mixture latent; "
                          f"this run's latent is {type(latent).__name__}")
     generator = torch.Generator().manual_seed(seed)

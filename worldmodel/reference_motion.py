@@ -32,7 +32,7 @@ from sklearn.metrics import r2_score
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from worldmodel.data import build_dataset
+from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.probes import fit_ridge_probe
 
 METHODS = ("phase",)
@@ -88,9 +88,7 @@ def evenly_spaced(dataset: Dataset, max_pairs: int) -> Subset:
 
 def dataset_reference_motion(dataset: Dataset, method: str = "phase", batch_size: int = 256) -> np.ndarray:
     """(N, 2) reference camera displacement of every pair of a frame-pair dataset."""
-    chunks = [pair_reference_motion(dataset.__getitems__(list(range(i, min(i + batch_size, len(dataset))))), method)
-              for i in range(0, len(dataset), batch_size)]
-    return np.concatenate(chunks)
+    return np.concatenate([pair_reference_motion(batch, method) for batch in in_order_batches(dataset, batch_size)])
 
 
 def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str = "phase",

@@ -46,7 +46,7 @@ from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.models.world_model import beta_at, ema_momentum_at
 from worldmodel.objectives.centre import CentreStats, collapse_alarm
-from worldmodel.prior_fit import fit_prior
+from worldmodel.prior_fit import fit_prior, has_density_prior
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -245,7 +245,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
         dataset = build_dataset(cfg.data, "train")
     in_shape = tuple(dataset[0]["context"].shape)
     model = WorldModel(cfg, in_shape)
-    if cfg.train.prior_fit_steps > 0 and not hasattr(model.latent, "log_prior"):
+    if cfg.train.prior_fit_steps > 0 and not has_density_prior(model.latent):
         raise ConfigError(f"train.prior_fit_steps ({cfg.train.prior_fit_steps}) refits a gaussian or mixture prior; "
                           f"model.latent.kind is {cfg.model.latent.kind!r}")
     params = [p for p in model.parameters() if p.requires_grad]

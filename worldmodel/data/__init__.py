@@ -9,7 +9,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from worldmodel.data.batched import passthrough_collate
+from worldmodel.data.batched import in_order_batches, passthrough_collate
 from worldmodel.data.frames import FramePairs
 from worldmodel.data.images import ImagePairs
 from worldmodel.data.numeric import NumericPairs
@@ -79,4 +79,5 @@ def build_dataset(cfg, split: str) -> Dataset:
     raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical', 'frames' or 'image_pairs'")
 
 
-__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "passthrough_collate"]
+__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "in_order_batches",
+           "passthrough_collate"]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from torch import Tensor
 from torch.utils.data import Dataset
+
+
+def in_order_batches(dataset: Dataset, batch_size: int) -> Iterator[dict[str, Tensor]]:
+    """Every item of ``dataset`` in order, as collated batches {key: (≤ batch_size, ...)} from
+    ``__getitems__`` (a :class:`BatchedDataset`, or a ``Subset`` of one)."""
+    for first in range(0, len(dataset), batch_size):
+        yield dataset.__getitems__(list(range(first, min(first + batch_size, len(dataset)))))
 
 
 def passthrough_collate(batch: dict[str, Tensor]) -> dict[str, Tensor]:

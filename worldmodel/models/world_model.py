@@ -83,6 +83,12 @@ class WorldModel(nn.Module):
         """(B, *in_shape) → (B, D) online embeddings (what probes read)."""
         return self.encoder(x)
 
+    def posterior_inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """f(x) (B, D) of a batch's contexts and what the posterior sees of its targets (B, D)
+        (:meth:`latent_input`): the forward direction, as probes and the prior refit read it."""
+        fx = self.encode(batch["context"])
+        return fx, self.latent_input(fx, self.encode(batch["target"]))
+
     def latent_input(self, fx: Tensor, fx_pos: Tensor) -> Tensor:
         """What the posterior sees of the target: f(x⁺), or, with a predictor that has a no-r mean
         head m (``residual``), f(x⁺) − sg(m(f(x))), the part of the target the context did not predict."""
