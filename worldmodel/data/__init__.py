@@ -26,6 +26,12 @@ def generators() -> dict:
             "digit_pairs": generate_digit_pairs}
 
 
+def generator_options(generate) -> list[str]:
+    """The keyword options of a built-in generator ``generate(out, **options)``: what
+    ``data.generator_args`` may name."""
+    return [name for name in inspect.signature(generate).parameters if name != "out"]
+
+
 def ensure_dataset(cfg) -> Path:
     """The dataset folder of ``cfg`` (a DataConfig), generated first if missing and built in."""
     path = Path(cfg.path)
@@ -39,7 +45,7 @@ def ensure_dataset(cfg) -> Path:
     if cfg.generator not in table:
         raise ValueError(f"data.generator {cfg.generator!r}; expected one of {sorted(table)}")
     generate = table[cfg.generator]
-    options = [name for name in inspect.signature(generate).parameters if name != "out"]
+    options = generator_options(generate)
     for key in cfg.generator_args:
         if key not in options:
             close = difflib.get_close_matches(str(key), options, n=3) or options
@@ -79,5 +85,5 @@ def build_dataset(cfg, split: str) -> Dataset:
     raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical', 'frames' or 'image_pairs'")
 
 
-__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "in_order_batches",
-           "passthrough_collate"]
+__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "generator_options",
+           "in_order_batches", "passthrough_collate"]
