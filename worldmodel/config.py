@@ -61,6 +61,7 @@ class LatentConfig:
     beta_warmup_steps: int = 0
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
     value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
+    decorrelation: float = 0.0  # sparse: weight of the squared off-diagonal correlations of r's coordinates over the batch
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
     prior: str = "conditional"  # gaussian, mixture: p(r | f(x)) (conditional) or a learned p(r) (marginal)
@@ -162,6 +163,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.latent.dim": (1, math.inf),
     "model.latent.components": (1, math.inf),
     "model.latent.value_noise": (0.0, math.inf),
+    "model.latent.decorrelation": (0.0, math.inf),
     "objective.embedding_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),

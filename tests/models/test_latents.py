@@ -3,7 +3,7 @@ import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
 from worldmodel.models.latents import (GaussianLatent, MixtureLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl,
-                                       gumbel_sigmoid)
+                                       gumbel_sigmoid, off_diagonal_correlation)
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -97,6 +97,42 @@ def test_sparse_value_noise_bounds_the_values_and_adds_noise_of_its_scale():
     assert (draws - mean).mean().abs() < 0.01
     with pytest.raises(ValueError, match="value_noise"):
         SparseLatent(4, 3, 8, 1.0, value_noise=-0.1)
+
+
+def test_off_diagonal_correlation_matches_numpy_and_ignores_constant_coordinates():
+    torch.manual_seed(0)
+    a, b = torch.randn(5000, 1), torch.randn(5000, 1)
+    r = torch.cat([a, 0.6 * a + 0.8 * b, torch.zeros(5000, 1)], dim=1)  # corr(r0, r1) = 0.6; r2 constant
+    corr = torch.corrcoef(r[:, :2].T)[0, 1]
+    assert off_diagonal_correlation(r).item() == pytest.approx(2 * corr.item() ** 2 / 6, rel=1e-3)
+    assert off_diagonal_correlation(torch.randn(5000, 4)).item() < 1e-3
+    assert off_diagonal_correlation(torch.cat([a, -a], dim=1)).item() == pytest.approx(1.0, abs=1e-3)
+    assert off_diagonal_correlation(a).item() == 0.0
+
+
+def test_sparse_decorrelation_is_charged_and_pulls_duplicate_coordinates_apart():
+    torch.manual_seed(0)
+    lat = SparseLatent(emb_dim=4, dim=2, hidden=16, temperature=1.0, decorrelation=2.0)
+    with torch.no_grad():
+        lat.posterior[-1].bias[:2] += 50.0  # both masks on
+        lat.posterior[-1].weight[2] *= 30.0  # values of order 1, as r's are in training
+        lat.posterior[-1].weight[3] = lat.posterior[-1].weight[2] + torch.randn(16)  # the two values nearly equal
+        lat.posterior[-1].bias[3] = lat.posterior[-1].bias[2]
+    plain = SparseLatent(emb_dim=4, dim=2, hidden=16, temperature=1.0)
+    plain.load_state_dict(lat.state_dict())
+    fx, fxp = torch.randn(512, 4), torch.randn(512, 4)
+    torch.manual_seed(1)
+    out = lat.infer(fx, fxp)
+    torch.manual_seed(1)
+    base = plain.infer(fx, fxp)
+    assert out.stats["r_correlation"].item() > 0.9
+    assert (out.aux - base.aux).item() == pytest.approx(2.0 * out.stats["r_correlation"].item(), rel=1e-5)
+    opt = torch.optim.Adam(lat.posterior.parameters(), lr=1e-2)
+    for _ in range(100):
+        opt.zero_grad()
+        lat.infer(fx, fxp).aux.backward()
+        opt.step()
+    assert lat.infer(fx, fxp).stats["r_correlation"].item() < 0.05
 
 
 def test_sparse_prior_fit_does_not_reach_the_encoder():

@@ -4,7 +4,8 @@ Every latent kind has the same interface:
 
 - ``infer(fx, fx_pos, action=None) -> LatentSample``: r for the pair during training (a
   reparameterised sample), its regularisation term ``reg`` (weighted by β in the loss), and
-  ``aux``, an unweighted auxiliary loss (the sparse kind fits its rollout prior with it);
+  ``aux``, an unweighted auxiliary loss (the sparse kind fits its rollout prior with it and adds
+  its decorrelation penalty);
 - ``posterior_mean(fx, fx_pos, action=None) -> (B, R)``: the deterministic r used by probes;
 - ``sample_prior(fx, n) -> (n, B, R)``: n draws of r given the context only (rollouts);
 - ``prior_mean(fx) -> (B, R)``: the single deterministic prior prediction.
@@ -53,6 +54,22 @@ def gumbel_sigmoid(logits: Tensor, temperature: float = 1.0) -> Tensor:
     soft = torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
     hard = (soft > 0.5).to(soft.dtype)
     return hard + soft - soft.detach()
+
+
+def off_diagonal_correlation(r: Tensor, eps: float = 1e-4) -> Tensor:
+    """Mean squared correlation between distinct coordinates of r (B, R) over the batch → scalar in [0, 1].
+
+    0 when the coordinates are uncorrelated; 1 when they all code one thing. A coordinate that is
+    constant over the batch (an inactive one) counts as uncorrelated.
+    """
+    if r.shape[-1] < 2:
+        return r.new_zeros(())
+    z = r - r.mean(0)
+    cov = z.T @ z / r.shape[0]
+    std = cov.diagonal().clamp_min(0).sqrt()
+    corr = cov / (std[:, None] * std[None, :] + eps)
+    off = corr - torch.diag_embed(corr.diagonal())
+    return off.pow(2).sum() / (r.shape[-1] * (r.shape[-1] - 1))
 
 
 class NoLatent(nn.Module):
@@ -220,19 +237,23 @@ class SparseLatent(nn.Module):
     the L0 term limits how many coordinates are active, the noise how much each can carry.
 
     reg = E[‖m‖₀] = Σ_k sigmoid(logits_k), mean over the batch (the L0 penalty).
+    With ``decorrelation`` λ > 0, ``aux`` also holds λ · :func:`off_diagonal_correlation` (r): two
+    coordinates that code the same thing (both the y move, none the x move) are charged, so the L0
+    term switches the duplicate off and a coordinate is left free for what r does not yet carry.
     A prior over masks and values given f(x) is fitted on stop-gradient copies (``aux``), so it
     never shapes the representation but lets rollouts sample r: m ~ Bernoulli(π(f(x))),
     v ~ N(μ(f(x)), σ(f(x))²).
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0,
-                 batch_norm: bool = False) -> None:
+                 batch_norm: bool = False, decorrelation: float = 0.0) -> None:
         super().__init__()
         if value_noise < 0:
             raise ValueError(f"model.latent.value_noise must be ≥ 0, got {value_noise}")
         self.dim = dim
         self.temperature = temperature
         self.value_noise = value_noise
+        self.decorrelation = decorrelation
         self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
         self.prior = latent_mlp(emb_dim, hidden, 3 * dim, batch_norm)
 
@@ -257,8 +278,12 @@ class SparseLatent(nn.Module):
         mask_fit = F.binary_cross_entropy_with_logits(p_logits, target_prob, reduction="none").sum(-1)
         value_nll = (target_prob * (torch.log(p_sigma) + (target_values - p_mu) ** 2 / (2 * p_sigma**2))).sum(-1)
         aux = (mask_fit + value_nll).mean()
-        stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach()}
-        return LatentSample(mask * values, l0, aux, stats)
+        r = mask * values
+        redundancy = off_diagonal_correlation(r)
+        stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach(), "r_correlation": redundancy.detach()}
+        if self.decorrelation > 0:
+            aux = aux + self.decorrelation * redundancy
+        return LatentSample(r, l0, aux, stats)
 
     def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
         logits, values = self._posterior(fx, fx_pos)
@@ -316,7 +341,8 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "mixture":
         return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.prior, cfg.batch_norm)
     if cfg.kind == "sparse":
-        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm)
+        return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
+                            cfg.decorrelation)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
     raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse or oracle")
