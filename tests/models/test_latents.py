@@ -135,6 +135,19 @@ def test_sparse_decorrelation_is_charged_and_pulls_duplicate_coordinates_apart()
     assert lat.infer(fx, fxp).stats["r_correlation"].item() < 0.05
 
 
+def test_sparse_posterior_mean_is_exactly_zero_where_the_mask_is_off():
+    torch.manual_seed(0)
+    lat = SparseLatent(emb_dim=4, dim=2, hidden=8, temperature=1.0, value_noise=0.01)
+    with torch.no_grad():
+        lat.posterior[-1].bias[0] -= 30.0  # mask 0 off (probability ~1e-13), its values still vary
+        lat.posterior[-1].bias[1] += 30.0  # mask 1 on
+    fx, fxp = torch.randn(256, 4), torch.randn(256, 4)
+    logits, values = lat._posterior(fx, fxp)
+    assert values[:, 0].std() > 1e-3 and (torch.sigmoid(logits[:, 0]) * values[:, 0]).abs().max() > 0
+    r = lat.posterior_mean(fx, fxp)
+    assert torch.equal(r[:, 0], torch.zeros(256)) and torch.equal(r[:, 1], values[:, 1])
+
+
 def test_sparse_prior_fit_does_not_reach_the_encoder():
     lat = SparseLatent(emb_dim=4, dim=3, hidden=8, temperature=1.0)
     fx = torch.randn(6, 4, requires_grad=True)

@@ -286,8 +286,11 @@ class SparseLatent(nn.Module):
         return LatentSample(r, l0, aux, stats)
 
     def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        """The deterministic r of a pair: values where the mask is more likely on than off, exact zeros
+        elsewhere, as the predictor sees a hard mask. (The expectation sigmoid(logits) · values would
+        leak the values of switched-off coordinates: scaled by 1e-9, but probes standardise them back.)"""
         logits, values = self._posterior(fx, fx_pos)
-        return torch.sigmoid(logits) * values
+        return (logits > 0).to(values.dtype) * values
 
     def sample_prior(self, fx: Tensor, n: int) -> Tensor:
         logits, mu, sigma = self._prior(fx)
