@@ -68,8 +68,8 @@ def off_diagonal_correlation(r: Tensor, eps: float = 1e-4) -> Tensor:
     cov = z.T @ z / r.shape[0]
     std = cov.diagonal().clamp_min(0).sqrt()
     corr = cov / (std[:, None] * std[None, :] + eps)
-    off = corr - torch.diag_embed(corr.diagonal())
-    return off.pow(2).sum() / (r.shape[-1] * (r.shape[-1] - 1))
+    off_diagonal = corr.pow(2).sum() - corr.diagonal().pow(2).sum()
+    return off_diagonal / (r.shape[-1] * (r.shape[-1] - 1))
 
 
 class NoLatent(nn.Module):
@@ -280,7 +280,8 @@ class SparseLatent(nn.Module):
         aux = (mask_fit + value_nll).mean()
         r = mask * values
         redundancy = off_diagonal_correlation(r)
-        stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach(), "r_correlation": redundancy.detach()}
+        stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach(),
+                 "r_correlation": redundancy.detach()}
         if self.decorrelation > 0:
             aux = aux + self.decorrelation * redundancy
         return LatentSample(r, l0, aux, stats)
