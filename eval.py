@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from worldmodel.evaluation import evaluate_run, format_table
+from worldmodel.eval.evaluate import evaluate_run, format_table
 
 
 def main(argv: list[str] | None = None) -> None:

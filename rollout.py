@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from worldmodel.rollout_report import rollout_run, summary_table
+from worldmodel.rollout.report import rollout_run, summary_table
 
 
 def main(argv: list[str] | None = None) -> None:

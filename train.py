@@ -12,10 +12,10 @@ import sys
 
 import torch
 
-from worldmodel.checkpoints import CheckpointError
+from worldmodel.train.checkpoints import CheckpointError
 from worldmodel.config import ConfigError, load_config
 from worldmodel.data.store import DatasetFolderError
-from worldmodel.training import NonFiniteLoss, TrainingInterrupted, train
+from worldmodel.train.loop import NonFiniteLoss, TrainingInterrupted, train
 
 USER_ERRORS = (ConfigError, DatasetFolderError, CheckpointError, NonFiniteLoss, FileNotFoundError)
 

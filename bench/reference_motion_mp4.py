@@ -31,8 +31,8 @@ from data_prep.camera_pan import SCENES, generate_camera_pan
 from data_prep.videos import prepare_videos
 from worldmodel.config import load_config
 from worldmodel.data.store import FrameStore
-from worldmodel.evaluation import evaluate_run
-from worldmodel.reference_motion import phase_correlation_motion
+from worldmodel.eval.evaluate import evaluate_run
+from worldmodel.eval.reference_motion import phase_correlation_motion
 
 
 def successive_motion(store: FrameStore) -> np.ndarray:

@@ -18,9 +18,9 @@ import torch
 
 from worldmodel.config import load_config
 from worldmodel.models import WorldModel
-from worldmodel.probes import LinearProbe, load_probes
-from worldmodel.rollouts import decode, roll_out, sample_futures
-from worldmodel.training import load_run
+from worldmodel.eval.probes import LinearProbe, load_probes
+from worldmodel.rollout.futures import decode, roll_out, sample_futures
+from worldmodel.train.runs import load_run
 
 
 def per_sample_loop(model, start, horizon: int, samples: int) -> torch.Tensor:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from worldmodel.data.numeric import mode_probabilities, noise_std
 from worldmodel.data.store import save_array, write_manifest, write_meta
 
 SPLITS = {"train": 0, "test": 1, "ood": 2}
@@ -64,18 +65,6 @@ def mode_blocks(dim: int, modes: int) -> np.ndarray:
         masks[k, block] = 1
     return masks
 
-
-def noise_std(z: np.ndarray, w_sigma: np.ndarray, noise_scale: float, hetero: float) -> np.ndarray:
-    """σ(z) = noise_scale · exp(hetero · tanh(w_σᵀ z)): (N, d) → (N, 1)."""
-    return noise_scale * np.exp(hetero * np.tanh(z @ w_sigma))[:, None]
-
-
-def mode_probabilities(z: np.ndarray, w_pi: np.ndarray, sharpness: float) -> np.ndarray:
-    """softmax(sharpness · W_π z): (N, d) → (N, K)."""
-    logits = sharpness * z @ w_pi.T
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
 
 
 def generate_numerical(

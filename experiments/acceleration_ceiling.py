@@ -21,7 +21,7 @@ import numpy as np
 
 from worldmodel.config import load_config
 from worldmodel.data import build_dataset
-from worldmodel.probes import fit_ridge_probe
+from worldmodel.eval.probes import fit_ridge_probe
 
 
 def clip_features(dataset) -> dict[str, np.ndarray]:

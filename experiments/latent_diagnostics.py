@@ -23,10 +23,10 @@ import torch
 from sklearn.metrics import r2_score
 
 from worldmodel.data import build_dataset
-from worldmodel.evaluation import encode_pairs
-from worldmodel.probes import fit_ridge_probe, load_probes
-from worldmodel.rollouts import acceleration_modes, decode
-from worldmodel.training import load_run
+from worldmodel.eval.readouts import encode_pairs
+from worldmodel.eval.probes import fit_ridge_probe, load_probes
+from worldmodel.rollout.futures import acceleration_modes, decode
+from worldmodel.train.runs import load_run
 
 
 def main() -> None:

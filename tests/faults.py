@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from data_prep.numerical import generate_numerical
 from worldmodel.config import Config, load_config
 from worldmodel.data.store import open_array, read_meta, save_array
-from worldmodel.training import StepBatchSampler
+from worldmodel.train.loop import StepBatchSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs/numerical/infonce.yaml"

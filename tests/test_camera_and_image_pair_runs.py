@@ -10,8 +10,8 @@ from data_prep.__main__ import main as data_prep
 from data_prep.camera_pan import generate_camera_pan
 from data_prep.digit_pairs import generate_digit_pairs
 from worldmodel.config import load_config
-from worldmodel.evaluation import evaluate_run
-from worldmodel.training import train
+from worldmodel.eval.evaluate import evaluate_run
+from worldmodel.train.loop import train
 
 TINY = ["train.steps=2", "train.batch_size=8", "train.threads=1", "train.log_every=1"]
 

@@ -13,8 +13,8 @@ from data_prep.camera_pan import generate_camera_pan
 from data_prep.mmnist import generate_mmnist
 from data_prep.numerical import generate_numerical
 from worldmodel.config import load_config
-from worldmodel.probes import load_probes
-from worldmodel.training import train
+from worldmodel.eval.probes import load_probes
+from worldmodel.train.loop import train
 
 EVAL_KEYS = {"r2_position", "r2_velocity", "r2_acceleration", "r2_action_from_r", "r2_action_from_embedding",
              "r2_action_from_embedding_r", "dci_d", "dci_c", "dci_i",

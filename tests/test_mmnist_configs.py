@@ -8,7 +8,8 @@ import pytest
 
 from data_prep.mmnist import generate_mmnist
 from worldmodel.config import load_config
-from worldmodel.training import load_run, train
+from worldmodel.train.loop import train
+from worldmodel.train.runs import load_run
 
 CONFIGS = sorted(Path("configs/mmnist").glob("*.yaml"))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from worldmodel.config import load_config
-from worldmodel.data import generator_options, generators
+from worldmodel.data import generator_options, load_generator
 
 CONFIGS = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
 
@@ -16,5 +16,5 @@ def test_shipped_config_loads_and_names_only_options_of_its_generator(path):
     if data.generator is None:
         assert not data.generator_args
         return
-    options = set(generator_options(generators()[data.generator]))
+    options = set(generator_options(load_generator(data.generator)))
     assert set(data.generator_args) <= options, set(data.generator_args) - options

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from worldmodel.config import DataConfig
-from worldmodel.data import FramePairs, build_dataset, generators
+from worldmodel.data import FramePairs, build_dataset, generator_names
 
 
 def test_missing_mmnist_folder_is_generated_once_then_read_as_clip_pairs(tmp_path):
@@ -28,7 +28,7 @@ def test_missing_mmnist_folder_is_generated_once_then_read_as_clip_pairs(tmp_pat
 
 
 def test_generator_registry_and_unknown_kind(tmp_path):
-    assert {"numerical", "mmnist", "camera_pan", "digit_pairs"} <= set(generators())
+    assert {"numerical", "mmnist", "camera_pan", "digit_pairs"} <= set(generator_names())
     (tmp_path / "meta.json").write_text("{}")
     with pytest.raises(ValueError, match="data.kind 'video'; expected 'numerical', 'frames' or 'image_pairs'"):
         build_dataset(DataConfig(kind="video", path=str(tmp_path)), "train")

@@ -7,7 +7,7 @@ import torch
 
 from worldmodel.config import load_config
 from worldmodel.models import WorldModel
-from worldmodel.models.world_model import ema_momentum_at
+from worldmodel.train.schedules import ema_momentum_at
 
 torch.set_num_threads(1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 import json
 from pathlib import Path
 
@@ -11,25 +10,9 @@ from torch.utils.data import Dataset
 
 from worldmodel.data.batched import in_order_batches, passthrough_collate
 from worldmodel.data.frames import FramePairs
+from worldmodel.data.generators import generator_names, generator_options, load_generator
 from worldmodel.data.images import ImagePairs
 from worldmodel.data.numeric import NumericPairs
-
-
-def generators() -> dict:
-    """Built-in synthetic generators by name: ``fn(out, **generator_args)``."""
-    from data_prep.camera_pan import generate_camera_pan
-    from data_prep.digit_pairs import generate_digit_pairs
-    from data_prep.mmnist import generate_mmnist
-    from data_prep.numerical import generate_numerical
-
-    return {"numerical": generate_numerical, "mmnist": generate_mmnist, "camera_pan": generate_camera_pan,
-            "digit_pairs": generate_digit_pairs}
-
-
-def generator_options(generate) -> list[str]:
-    """The keyword options of a built-in generator ``generate(out, **options)``: what
-    ``data.generator_args`` may name."""
-    return [name for name in inspect.signature(generate).parameters if name != "out"]
 
 
 def ensure_dataset(cfg) -> Path:
@@ -41,10 +24,7 @@ def ensure_dataset(cfg) -> Path:
     if cfg.generator is None:
         raise FileNotFoundError(f"data.path '{path}' is not a prepared dataset folder (no meta.json) "
                                 "and data.generator is not set; prepare it with `python -m data_prep`")
-    table = generators()
-    if cfg.generator not in table:
-        raise ValueError(f"data.generator {cfg.generator!r}; expected one of {sorted(table)}")
-    generate = table[cfg.generator]
+    generate = load_generator(cfg.generator)
     options = generator_options(generate)
     for key in cfg.generator_args:
         if key not in options:
@@ -85,5 +65,5 @@ def build_dataset(cfg, split: str) -> Dataset:
     raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical', 'frames' or 'image_pairs'")
 
 
-__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "generator_options",
+__all__ = ["FramePairs", "ImagePairs", "NumericPairs", "build_dataset", "ensure_dataset", "generator_names", "generator_options", "load_generator",
            "in_order_batches", "passthrough_collate"]

@@ -11,6 +11,30 @@ from torch.utils.data import Dataset
 
 from worldmodel.data.store import DatasetFolderError, open_array, read_meta
 
+# The conditional law of the numerical process (written by ``data_prep numerical``, whose meta.json
+# records its parameters); readers need it to score sampled spreads against the truth.
+
+def noise_std(z: np.ndarray, w_sigma: np.ndarray, noise_scale: float, hetero: float) -> np.ndarray:
+    """σ(z) = noise_scale · exp(hetero · tanh(w_σᵀ z)): (N, d) → (N, 1)."""
+    return noise_scale * np.exp(hetero * np.tanh(z @ w_sigma))[:, None]
+
+
+def mode_probabilities(z: np.ndarray, w_pi: np.ndarray, sharpness: float) -> np.ndarray:
+    """softmax(sharpness · W_π z): (N, d) → (N, K)."""
+    logits = sharpness * z @ w_pi.T
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def true_conditional_std(meta: dict, z: np.ndarray) -> np.ndarray:
+    """Std of z⁺ given z (N, d) → (N, d) of the numerical generator whose ``meta.json`` is ``meta``:
+    factor j changes by σ(z) ε with the probability P(j ∈ S_k), so its std is σ(z) · sqrt(P(j ∈ S_k))."""
+    options, process = meta["options"], meta["process"]
+    sigma = noise_std(z, np.asarray(process["noise_direction"]), options["noise_scale"], options["hetero"])
+    probs = mode_probabilities(z, np.asarray(process["mode_weights"]), options["mode_sharpness"])
+    return sigma * np.sqrt(probs @ np.asarray(process["mode_blocks"]))
+
 
 class NumericPairs(Dataset):
     """Pairs (x, x⁺) of one split, with the true latents as ground truth.

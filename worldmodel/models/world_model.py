@@ -22,7 +22,6 @@ The forward pass also returns the collapse monitor's statistics (detached, see
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 from torch import Tensor, nn
@@ -35,15 +34,6 @@ from worldmodel.objectives import build_objective
 from worldmodel.objectives.centre import centre_norm, residual_norm
 from worldmodel.objectives.prediction_error import embedding_prediction_error
 
-
-def beta_at(step: int, beta: float, warmup_steps: int) -> float:
-    """β with linear warm-up from 0 over ``warmup_steps``."""
-    return beta if warmup_steps <= 0 else beta * min(1.0, step / warmup_steps)
-
-
-def ema_momentum_at(step: int, total_steps: int, base: float) -> float:
-    """BYOL's cosine schedule: momentum rises from ``base`` to 1 over training."""
-    return 1 - (1 - base) * (math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)) + 1) / 2
 
 
 @torch.no_grad()

@@ -10,8 +10,9 @@ from data_prep.numerical import generate_numerical
 from worldmodel.config import ConfigError, load_config
 from worldmodel.data import build_dataset
 from worldmodel.models import WorldModel
-from worldmodel.prior_fit import fit_prior, posterior_draws
-from worldmodel.training import load_run, train
+from worldmodel.train.prior_fit import fit_prior, posterior_draws
+from worldmodel.train.loop import train
+from worldmodel.train.runs import load_run
 
 
 @pytest.fixture(scope="module")

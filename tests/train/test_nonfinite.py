@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from faults import make_data, poison, run_info, tiny_config, weights
-from worldmodel.checkpoints import latest_checkpoint
-from worldmodel.training import NonFiniteLoss, train
+from worldmodel.train.checkpoints import latest_checkpoint
+from worldmodel.train.loop import NonFiniteLoss, train
 
 STEPS = 30
 

@@ -1,7 +1,7 @@
 """Rollouts of a finished run (``python rollout.py --run DIR``): futures, scores, plots, files.
 
 Writes ``RUN/rollouts/``: ``metrics.json`` (flat name → number, see
-:func:`worldmodel.rollouts.flat_metrics`), ``rollouts.npz`` (per decoded variable
+:func:`worldmodel.rollout.futures.flat_metrics`), ``rollouts.npz`` (per decoded variable
 ``<name>_samples`` (N, B, H+1, T), ``<name>_prior_mean`` (the deterministic future) and
 ``<name>_truth`` (B, H+1, T), the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
 ``save_embeddings`` also ``embeddings`` (N, B, H+1, D) and ``deterministic_embeddings``), and PNGs:
@@ -20,14 +20,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldmodel import plots
+from worldmodel.rollout import plots
 from worldmodel.data import build_dataset
+from worldmodel.data.numeric import true_conditional_std
 from worldmodel.data.store import read_meta
-from worldmodel.evaluation import encode_pairs, format_table
-from worldmodel.probes import LinearProbe, load_probes
-from worldmodel.rollouts import (MODES, acceleration_modes, decode, flat_metrics, future_metrics, mean_future, sample_futures,
-                                 spread_metrics, true_conditional_std)
-from worldmodel.training import load_run
+from worldmodel.eval.evaluate import format_table
+from worldmodel.eval.readouts import encode_pairs
+from worldmodel.eval.probes import LinearProbe, load_probes
+from worldmodel.rollout.futures import (MODES, acceleration_modes, decode, flat_metrics, future_metrics, mean_future, sample_futures,
+                                 spread_metrics)
+from worldmodel.train.runs import load_run
 
 TRAJECTORY_VARIABLES = ("position", "camera_position", "z")
 

@@ -7,10 +7,10 @@ import torch
 
 from data_prep.mmnist import generate_mmnist
 from worldmodel.config import load_config
-from worldmodel.evaluation import evaluate_run
+from worldmodel.eval.evaluate import evaluate_run
 from worldmodel.models import WorldModel
 from worldmodel.models.predictors import MLPPredictor
-from worldmodel.training import train
+from worldmodel.train.loop import train
 
 
 def centres_of_mass(model, clips):
@@ -47,7 +47,7 @@ def test_encode_pairs_gives_posterior_draws_around_the_posterior_mean(tmp_path):
     the noise rollouts' prior draws also carry (so the [f(x), r] probe is fitted on draws)."""
     from data_prep.numerical import generate_numerical
     from worldmodel.data import build_dataset
-    from worldmodel.evaluation import encode_pairs
+    from worldmodel.eval.readouts import encode_pairs
 
     torch.manual_seed(0)
     folder = generate_numerical(tmp_path / "num", dim=4, n_train=16, n_test=4, n_ood=4, seed=0)

@@ -33,7 +33,8 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.probes import fit_ridge_probe
+from worldmodel.eval.probes import fit_ridge_probe
+from worldmodel.eval.readouts import encode_pairs
 
 METHODS = ("phase",)
 MAX_PAIRS = 4000  # pairs per split used by the metrics, evenly spaced over the split
@@ -98,7 +99,6 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
 
     data_cfg: the DataConfig to read (kind ``frames``); up to ``max_pairs`` pairs per split are used.
     """
-    from worldmodel.evaluation import encode_pairs  # evaluation calls this module
 
     if data_cfg.kind != "frames":
         raise ValueError(f"reference motion needs data.kind 'frames' (a folder from `data_prep videos`), got {data_cfg.kind!r}")

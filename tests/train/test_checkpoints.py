@@ -15,9 +15,9 @@ import torch
 
 from faults import (EVERY, assert_same_weights, logged_steps, make_data, run_info, start_training, stderr_of,
                     tiny_config, wait_for_step, weights)
-from worldmodel import checkpoints
-from worldmodel.checkpoints import CheckpointError, checkpoint_step, latest_checkpoint, write_step_file
-from worldmodel.training import train
+from worldmodel.train import checkpoints
+from worldmodel.train.checkpoints import CheckpointError, checkpoint_step, latest_checkpoint, write_step_file
+from worldmodel.train.loop import train
 
 LONG = 200  # steps of the runs killed from outside: long enough to be caught in flight
 SHORT = 30

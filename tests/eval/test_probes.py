@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from worldmodel.dci import dci_scores, disentanglement_completeness
-from worldmodel.probes import (LinearProbe, classifier_accuracy, cv_splits, fit_ridge_probe, is_categorical,
+from worldmodel.eval.dci import dci_scores, disentanglement_completeness
+from worldmodel.eval.probes import (LinearProbe, classifier_accuracy, cv_splits, fit_ridge_probe, is_categorical,
                                load_probes, save_probes)
 
 

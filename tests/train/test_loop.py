@@ -9,8 +9,8 @@ from safetensors.torch import load_file
 
 from data_prep.numerical import generate_numerical
 from worldmodel.config import load_config
-from worldmodel.evaluation import evaluate_run
-from worldmodel.training import latest_checkpoint, train
+from worldmodel.eval.evaluate import evaluate_run
+from worldmodel.train.loop import latest_checkpoint, train
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from worldmodel.config import load_config
 from worldmodel.models.encoders import MLPEncoder
 from worldmodel.models.world_model import collapse_stats
 from worldmodel.objectives.centre import CentreStats
-from worldmodel.training import train
+from worldmodel.train.loop import train
 
 
 def test_collapse_stats_of_a_constant_and_of_a_spread_encoder():

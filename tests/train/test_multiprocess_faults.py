@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from faults import ACCELERATE, assert_same_weights, launch_two_processes, logged_steps, make_data, poison, run_info, tiny_config
-from worldmodel.training import train
+from worldmodel.train.loop import train
 
 STEPS = 12
 

@@ -16,9 +16,9 @@ import pytest
 
 from data_prep.numerical import generate_numerical
 from worldmodel.config import load_config
-from worldmodel.training import train
+from worldmodel.train.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ACCELERATE = Path(sys.executable).with_name("accelerate")
 
 

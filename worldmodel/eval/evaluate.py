@@ -1,7 +1,7 @@
 """Evaluation of trained runs: probes of the true latents, written to ``eval.json``.
 
 All probes are ridge probes with α chosen by cross-validation on the train rows (see
-:mod:`worldmodel.probes`); the regression probes are saved to ``RUN/probes/`` for rollout.py.
+:mod:`worldmodel.eval.probes`); the regression probes are saved to ``RUN/probes/`` for rollout.py.
 
 Numerical runs: a probe f(x) → z is fitted on the train split and scored (R²) on the train,
 test and out-of-distribution splits (z drawn with a much broader covariance), so ``r2_ood``
@@ -34,7 +34,7 @@ be subtracted). That probe is fitted and scored on draws, not on r̄, because ro
 prior draws: fitted on r̄, it gives large weights to dimensions that r̄ leaves near-constant but
 draws fill with noise (unused dimensions, at the prior's scale), and decodes every draw as a large
 action. Then
-``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.dci`) of the embeddings against the regression
+``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.eval.dci`) of the embeddings against the regression
 ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
 (:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
 """
@@ -48,12 +48,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.dci import dci_scores
+from worldmodel.data import build_dataset
+from worldmodel.eval.dci import dci_scores
+from worldmodel.eval.readouts import encode_pairs
 from worldmodel.objectives.centre import CentreStats
-from worldmodel.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
-from worldmodel.reference_motion import reference_motion_metrics
-from worldmodel.training import load_run
+from worldmodel.eval.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
+from worldmodel.eval.reference_motion import reference_motion_metrics
+from worldmodel.train.runs import load_run
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
@@ -61,7 +62,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     """Probe the run's embeddings; writes and returns ``{metric: number}``.
 
     ``reference_motion`` (``phase``): also probe r against a camera-motion estimate from the
-    frames (:mod:`worldmodel.reference_motion`), for footage without ground truth.
+    frames (:mod:`worldmodel.eval.reference_motion`), for footage without ground truth.
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
@@ -81,30 +82,6 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     save_probes(run_dir / "probes", probes)
     (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
-
-
-@torch.no_grad()
-def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Readouts of every pair of a dataset split, float64 numpy:
-
-    ``embedding`` f(x) (N, D); ``r`` the posterior mean r̄ given (f(x), f(x⁺)) (N, R), ``r_draw`` one
-    posterior draw r ~ q (N, R; from the global torch RNG);
-    ``prediction`` t(f(x), r̄) (N, D); ``action`` (N, A) and ``video`` (N,) when the data has them;
-    ``gt_<name>`` (N, T) the ground truth, flattened per sample.
-    """
-    chunks: dict[str, list[np.ndarray]] = {}
-    for batch in in_order_batches(dataset, batch_size):
-        fx, seen = model.posterior_inputs(batch)
-        r = model.latent.posterior_mean(fx, seen, batch.get("action"))
-        draw = model.latent.infer(fx, seen, batch.get("action")).r
-        out = {"embedding": fx, "r": r, "r_draw": draw, "prediction": model.predictor(fx, r)}
-        out |= {key: value for key, value in batch.items() if key == "action" or key == "video" or key.startswith("gt_")}
-        for key, value in out.items():
-            chunks.setdefault(key, []).append(value.double().reshape(len(value), -1).cpu().numpy())
-    arrays = {key: np.concatenate(parts) for key, parts in chunks.items()}
-    if "video" in arrays:
-        arrays["video"] = arrays["video"][:, 0].astype(np.int64)
-    return arrays
 
 
 def _shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarray | None) -> tuple[dict, dict]:

@@ -12,8 +12,8 @@ from data_prep.numerical import generate_numerical
 from worldmodel.data.store import open_array, read_meta
 from worldmodel.models.latents import GaussianLatent, MixtureLatent, NoLatent, SparseLatent
 from worldmodel.models.predictors import MLPPredictor
-from worldmodel.rollouts import (acceleration_modes, classify_modes, future_metrics, mean_future, sample_futures,
-                                 true_conditional_std)
+from worldmodel.data.numeric import true_conditional_std
+from worldmodel.rollout.futures import acceleration_modes, classify_modes, future_metrics, mean_future, sample_futures
 
 EMB, R, N = 6, 2, 20000
 

@@ -8,7 +8,7 @@ import skimage.data
 import torch
 
 from data_prep.render import bilinear_crop
-from worldmodel.reference_motion import pair_reference_motion, phase_correlation_motion
+from worldmodel.eval.reference_motion import pair_reference_motion, phase_correlation_motion
 
 SHIFTS = np.array([(0.0, 0.0), (3.0, 0.0), (0.0, -2.0), (2.5, -1.25), (-3.7, 1.9), (1.2, 3.4)])  # (dx, dy) px
 

@@ -11,7 +11,7 @@ Faults: SIGTERM / SIGINT end the run after the current step with a checkpoint
 the weights change (:class:`NonFiniteLoss`), or skips and counts up to
 ``train.skip_nonfinite`` such batches. Under several processes these decisions are agreed on
 every step, so all processes stop at the same step. Checkpoints: see
-:mod:`worldmodel.checkpoints`.
+:mod:`worldmodel.train.checkpoints`.
 
 Run folder::
 
@@ -25,8 +25,6 @@ Run folder::
 from __future__ import annotations
 
 import json
-import math
-import os
 import signal
 import threading
 import time
@@ -35,18 +33,17 @@ from typing import Iterator
 
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Sampler
-from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from worldmodel.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from worldmodel.config import Config, ConfigError, load_config, save_config
+from worldmodel.config import Config, ConfigError, save_config
 from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
-from worldmodel.models.world_model import beta_at, ema_momentum_at
-from worldmodel.objectives.centre import CentreStats, collapse_alarm
-from worldmodel.prior_fit import fit_prior, has_density_prior
+from worldmodel.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from worldmodel.train.monitor import MetricsLog
+from worldmodel.train.prior_fit import fit_prior, has_density_prior
+from worldmodel.train.schedules import beta_at, ema_momentum_at, lr_factor
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -92,15 +89,6 @@ class StepBatchSampler(Sampler[list[int]]):
             yield perm[pos : pos + self.local].tolist()
 
 
-def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
-    """Linear warm-up, then cosine decay to 0 (or constant)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
 class StopRequests:
     """Context manager turning SIGTERM and SIGINT into a request to stop after the current step.
 
@@ -141,69 +129,6 @@ def agree(accelerator: Accelerator, *flags: bool) -> list[int]:
     if accelerator.num_processes > 1:
         counts = accelerator.reduce(counts, reduction="sum")
     return [int(c) for c in counts.tolist()]
-
-
-class MetricsLog:
-    """The main process's ``metrics.jsonl`` and TensorBoard events, with the collapse alarm.
-
-    Opened at step ``start`` of a resumed run, it first drops the records after ``start`` (a
-    killed run may have logged steps past its last checkpoint, and a torn last line), and
-    TensorBoard purges its events from ``start`` on: each step appears once in both logs.
-
-    From step ``train.collapse_grace_steps`` on (a fresh encoder's embeddings all point alike,
-    which is not collapse), each record's ``centre_norm`` and ``residual_norm`` go through
-    :func:`~worldmodel.objectives.centre.collapse_alarm` with the thresholds of ``train``; the
-    first time it fires, the message is printed and stored in that record as
-    ``collapse_warning`` (and as TensorBoard text).
-    """
-
-    def __init__(self, run_dir: Path, train_cfg, start: int = 0) -> None:
-        path = run_dir / "metrics.jsonl"
-        kept = self._records_up_to(path, start)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
-        os.replace(tmp, path)
-        self.file = open(path, "a")
-        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start or None)
-        self.cfg = train_cfg
-        self.warned = any("collapse_warning" in record for record in kept)
-
-    @staticmethod
-    def _records_up_to(path: Path, start: int) -> list[dict]:
-        """The complete records of ``path`` for steps ≤ ``start``."""
-        if not path.is_file():
-            return []
-        records = []
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # the torn last line of a killed run
-                continue
-            if record["step"] <= start:
-                records.append(record)
-        return records
-
-    def write(self, record: dict[str, float]) -> None:
-        step = record["step"]
-        if self.warned or step < self.cfg.collapse_grace_steps:
-            alarm = None
-        else:
-            alarm = collapse_alarm(CentreStats(record["centre_norm"], record["residual_norm"]),
-                                   self.cfg.collapse_max_centre_norm, self.cfg.collapse_min_residual_norm)
-        if alarm:
-            self.warned = True
-            record = record | {"collapse_warning": alarm}
-            tqdm.write(f"warning: step {step}: {alarm}")
-            self.writer.add_text("collapse_warning", alarm, step)
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        for key, value in record.items():
-            if key != "step" and isinstance(value, float):
-                self.writer.add_scalar(key, value, step)
-
-    def close(self) -> None:
-        self.file.close()
-        self.writer.close()
 
 
 def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -348,16 +273,3 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
              "compute_time_s": compute_time, "processes": accelerator.num_processes, "prior_fit": prior_fit}, indent=2))
     accelerator.wait_for_everyone()
     return run_dir
-
-
-def load_run(run_dir: str | Path) -> tuple[Config, WorldModel]:
-    """The config and trained model (eval mode, CPU) of a finished run (safetensors: no pickles)."""
-    run_dir = Path(run_dir)
-    for name in ("config.yaml", "run.json", "model.safetensors"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir}: not a finished run (missing {name})")
-    cfg = load_config(run_dir / "config.yaml")
-    in_shape = tuple(json.loads((run_dir / "run.json").read_text())["in_shape"])
-    model = WorldModel(cfg, in_shape)
-    model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-    return cfg, model.eval()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from worldmodel.probes import LinearProbe
+from worldmodel.eval.probes import LinearProbe
 
 COVERAGE = 0.9
 MODES = ("none", "x", "y")
@@ -145,17 +145,6 @@ def acceleration_modes(sampled: np.ndarray, true: np.ndarray, labels: np.ndarray
 def decode(probe: LinearProbe, embeddings: Tensor) -> np.ndarray:
     """(..., D) embeddings → (..., T) float64 numpy through the probe."""
     return probe.predict(embeddings.double().cpu().numpy())
-
-
-def true_conditional_std(meta: dict, z: np.ndarray) -> np.ndarray:
-    """Std of z⁺ given z (N, d) → (N, d) of the numerical generator whose ``meta.json`` is ``meta``:
-    factor j changes by σ(z) ε with the probability P(j ∈ S_k), so its std is σ(z) · sqrt(P(j ∈ S_k))."""
-    from data_prep.numerical import mode_probabilities, noise_std
-
-    options, process = meta["options"], meta["process"]
-    sigma = noise_std(z, np.asarray(process["noise_direction"]), options["noise_scale"], options["hetero"])
-    probs = mode_probabilities(z, np.asarray(process["mode_weights"]), options["mode_sharpness"])
-    return sigma * np.sqrt(probs @ np.asarray(process["mode_blocks"]))
 
 
 def spread_metrics(sampled: np.ndarray, true_std: np.ndarray) -> dict[str, float]:

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LassoCV
 
-from worldmodel.probes import LinearProbe, cv_splits, standardise
+from worldmodel.eval.probes import LinearProbe, cv_splits, standardise
 
 
 def _normalised_entropy(p: np.ndarray, axis: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Evaluation of trained runs: readouts, probes, DCI, reference motion, the per-task metrics."""

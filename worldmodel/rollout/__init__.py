@@ -1,0 +1,1 @@
+"""Rollouts: sampling futures from the learned prior, scoring them, plots."""
