@@ -43,7 +43,10 @@ class FramePairs(BatchedDataset):
     ``target`` = frames start+d … start+d+k−1, both (k, C, H, W) uint8; no pair spans two videos.
     Ground truth ``gt_<name>`` (float32) is taken at the last context frame; ``action`` (A,)
     float32, when the store defines one, is the sum of its ``sum_of`` array over the d frames
-    after the last context frame (e.g. the velocity change or camera displacement). ``video``
+    after the last context frame (e.g. the velocity change or camera displacement: row t holds
+    what arrived at frame t), or, when the store's action is ``aligned: after`` (simulators: row t
+    holds the action applied between frame t and t + 1), over the d frames from the last context
+    frame on. ``video``
     and ``start`` are int64. Videos shorter than k + d frames are skipped with a warning.
 
     The order is fixed (video, then start), so batches do not depend on the number of
@@ -79,6 +82,7 @@ class FramePairs(BatchedDataset):
         self.video = videos[local]
         self.first = self.store.offsets[self.video] + self.start  # global index of the first context frame
         self._action = self._action_cumsum()
+        self._action_from = 0 if (self.store.meta.get("action") or {}).get("aligned") == "after" else 1
 
     def _action_cumsum(self) -> np.ndarray | None:
         """(N + 1, A) float64 running sum of the action's source array, or None."""
@@ -105,7 +109,8 @@ class FramePairs(BatchedDataset):
             "target": torch.from_numpy(np.ascontiguousarray(clips[:, self.context :])),
         }
         if self._action is not None:
-            batch["action"] = torch.from_numpy((self._action[last + self.gap + 1] - self._action[last + 1]).astype(np.float32))
+            begin = last + self._action_from
+            batch["action"] = torch.from_numpy((self._action[begin + self.gap] - self._action[begin]).astype(np.float32))
         for name, array in self.store.ground_truth.items():
             batch[f"gt_{name}"] = torch.from_numpy(np.asarray(array[last], dtype=np.float32))
         batch["video"] = torch.from_numpy(self.video[idx])

@@ -1,0 +1,454 @@
+"""``python -m data_prep sim ENV OUT``: record simulator episodes as a frame store with true actions.
+
+Episode e (random stream ``(seed, e)``) resets the environment with a seed drawn from that
+stream, then a random policy picks a new action every ``--hold`` steps. Frame t is what the
+environment shows after t steps (frame 0: right after the reset); ``action[t]`` is the action
+applied between frame t and frame t + 1 and ``reward[t]`` the reward it earned; ``state[t]``
+is the physical state at frame t. An episode of ``--frames`` frames takes ``--frames`` steps
+(the last step's frame is discarded, so every frame has its action and reward).
+
+Written (see :mod:`worldmodel.data.store`): ``frames.npy`` (N, size, size, 3) uint8, one video
+per episode; ``gt_action.npy`` (N, A), ``gt_state.npy`` (N, S), ``gt_reward.npy`` (N,) float32;
+``meta.json`` names every column (``columns``) and says that the action of a pair is the sum of
+``action`` from the context's last frame to the frame before the target's last
+(``action.aligned: after``).
+
+Environments (``ENVS``; gymnasium, from ``pip install -e ".[sim]"``):
+
+- ``CarRacing-v3``: the camera follows the car, so steering and gas show as ego-motion. The
+  observation's bottom 12 rows (the dashboard, which draws the action) are cropped, the rest
+  centre-cropped to a square and resized. The opening zoom is skipped (the zoom clock is set to
+  its end after the reset, the same picture as after 50 idle steps). Action (steer, gas, brake);
+  state: the car's pose and velocity (the camera's pose). Policy ``biased`` (default): steer
+  uniform in [-1, 1], gas in [0.5, 1] with probability 0.8, brake in [0, 0.8] with probability 0.1.
+- ``Reacher-v5``: a two-joint arm seen from above (MuJoCo, rendered headless with
+  ``MUJOCO_GL=egl`` unless set, no anti-aliasing, shadows, reflections or skybox). Action: the two joint torques; state: joint angles
+  and velocities, target and fingertip positions.
+
+``ENV`` may also be ``package.module:Factory``, a callable ``Factory(size)`` returning an object
+with the interface of :class:`SimEnv` (e.g. a test environment).
+
+Resumable and atomic: each episode is written to ``OUT/parts/`` under a temporary name and
+renamed when complete, with its manifest row as a JSON file written last; a re-run records only
+the missing episodes, then the store is assembled and ``parts/`` removed. ``meta.json`` is
+written last. The output does not depend on ``--workers``. An episode whose environment raises
+or ends before ``--frames`` frames is recorded in the manifest as ``failed: <reason>`` and left
+out of the store; the command fails only when no episode succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.resize import fit_frames
+from worldmodel.data.store import (
+    FRAMES_KIND,
+    DatasetFolderError,
+    FrameStore,
+    read_manifest,
+    save_array,
+    write_frames,
+    write_json,
+    write_manifest,
+    write_meta,
+)
+
+EXTRA = 'pip install -e ".[sim]"'
+POLICIES = ("random-hold", "biased")
+
+
+class SimEnv(Protocol):
+    """What the recorder needs of an environment; frames are (size, size, 3) uint8."""
+
+    action_columns: tuple[str, ...]
+    state_columns: tuple[str, ...]
+    action_low: np.ndarray  # (A,)
+    action_high: np.ndarray  # (A,)
+    fps: float
+
+    def reset(self, seed: int) -> np.ndarray: ...
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        """(next frame, reward, ended): ``ended`` when the episode terminated or was truncated."""
+        ...
+
+    def state(self) -> np.ndarray: ...  # (S,) at the current frame
+
+
+class SimExtraMissing(RuntimeError):
+    """The simulator packages (the ``sim`` extra) are not installed."""
+
+
+def _gymnasium(env_id: str):
+    """gymnasium, or SimExtraMissing naming the extra."""
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set before mujoco loads
+    try:
+        import gymnasium
+    except ImportError:
+        raise SimExtraMissing(f"environment '{env_id}' needs gymnasium, which is not installed: {EXTRA}") from None
+    return gymnasium
+
+
+def _make(env_id: str, **kwargs: Any):
+    gym = _gymnasium(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except (ImportError, gym.error.DependencyNotInstalled) as err:
+        raise SimExtraMissing(f"environment '{env_id}' needs a package of the sim extra ({err}): {EXTRA}") from None
+
+
+class CarRacing:
+    """gymnasium ``CarRacing-v3`` with the dashboard cropped and the opening zoom skipped."""
+
+    action_columns = ("steer", "gas", "brake")
+    state_columns = ("x", "y", "angle", "vx", "vy", "angular_velocity", "speed")
+    HUD_ROWS = 12  # bottom rows of the 96 x 96 observation: the dashboard, which draws the action
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.wrapped = _make("CarRacing-v3")
+        self.env = self.wrapped.unwrapped
+        self.action_low, self.action_high = self.env.action_space.low, self.env.action_space.high
+        self.fps = float(self.env.metadata["render_fps"])
+
+    def _frame(self, observation: np.ndarray) -> np.ndarray:
+        return fit_frames(observation[None, : -self.HUD_ROWS], self.size)[0]
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.env.reset(seed=seed)
+        self.env.t = 1.0  # the zoom clock: the opening zoom ends at t = 1 s (50 steps) and t drives nothing else
+        return self._frame(self.env._render("state_pixels"))
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        observation, reward, terminated, truncated, _ = self.env.step(action.astype(np.float32))
+        return self._frame(observation), float(reward), bool(terminated or truncated)
+
+    def state(self) -> np.ndarray:
+        hull = self.env.car.hull
+        vx, vy = hull.linearVelocity
+        return np.array([*hull.position, hull.angle, vx, vy, hull.angularVelocity, np.hypot(vx, vy)])
+
+
+class Reacher:
+    """gymnasium ``Reacher-v5`` rendered at ``size`` pixels with the fast render settings, seen from
+    straight above so that the arm's reach (0.21) fills the view."""
+
+    action_columns = ("torque_joint0", "torque_joint1")
+    state_columns = ("angle_joint0", "angle_joint1", "velocity_joint0", "velocity_joint1",
+                     "target_x", "target_y", "fingertip_x", "fingertip_y")
+
+    def __init__(self, size: int) -> None:
+        camera = {"distance": 0.6, "elevation": -90.0, "azimuth": 90.0, "lookat": np.zeros(3), "trackbodyid": 0}
+        self.wrapped = _make("Reacher-v5", render_mode="rgb_array", width=size, height=size, default_camera_config=camera)
+        self.env = self.wrapped.unwrapped
+        self.env.model.vis.quality.offsamples = 0  # no multisample anti-aliasing (read when the context is made)
+        self.action_low, self.action_high = self.env.action_space.low, self.env.action_space.high
+        self.fps = float(self.env.metadata["render_fps"])
+        self._fast = False
+
+    def _render(self) -> np.ndarray:
+        frame = self.env.render()
+        if not self._fast:  # the scene exists after the first render
+            import mujoco
+
+            scene = self.env.mujoco_renderer._get_viewer("rgb_array").scn
+            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+                scene.flags[flag] = 0
+            self._fast = True
+            frame = self.env.render()
+        return frame
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.env.reset(seed=seed)
+        return self._render()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        _, reward, terminated, _, _ = self.env.step(action.astype(np.float32))
+        return self._render(), float(reward), bool(terminated)  # no time limit: the recorder counts frames
+
+    def state(self) -> np.ndarray:
+        data = self.env.data
+        return np.concatenate([data.qpos[:2], data.qvel[:2], data.qpos[2:4], self.env.get_body_com("fingertip")[:2]])
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    factory: Callable[[int], SimEnv]
+    hold: int  # default action-hold length
+    policy: str  # default policy
+
+
+ENVS = {
+    "CarRacing-v3": EnvSpec(CarRacing, hold=5, policy="biased"),
+    "Reacher-v5": EnvSpec(Reacher, hold=4, policy="random-hold"),
+}
+
+
+def env_factory(env: str) -> Callable[[int], SimEnv]:
+    """The factory of a built-in environment name or of ``package.module:Factory``."""
+    if env in ENVS:
+        return ENVS[env].factory
+    module, sep, name = env.partition(":")
+    if not sep:
+        raise ValueError(f"ENV '{env}': expected one of {list(ENVS)} or package.module:Factory")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"ENV '{env}': cannot load the factory ({err})") from None
+
+
+def sample_action(rng: np.random.Generator, policy: str, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """One action: ``random-hold`` uniform in the box [low, high]; ``biased`` (steer, gas, brake) of
+    CarRacing, mostly driving forward (see the module docstring)."""
+    if policy == "random-hold":
+        return rng.uniform(low, high)
+    if policy == "biased":
+        steer = rng.uniform(-1, 1)
+        gas = rng.uniform(0.5, 1) if rng.random() < 0.8 else 0.0
+        brake = rng.uniform(0, 0.8) if rng.random() < 0.1 else 0.0
+        return np.array([steer, gas, brake])
+    raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
+
+
+_ENV_CACHE: dict[tuple[str, int], SimEnv] = {}
+
+
+def _cached_env(env: str, size: int) -> SimEnv:
+    """One environment per (name, size) and process: every episode resets it with its own seed."""
+    key = (env, size)
+    if key not in _ENV_CACHE:
+        _ENV_CACHE[key] = env_factory(env)(size)
+    return _ENV_CACHE[key]
+
+
+class EpisodeEnded(Exception):
+    """The environment ended the episode before it had the frames asked for."""
+
+
+def record_episode(env: SimEnv, episode: int, options: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Frames (T, size, size, 3) uint8 and {action (T, A), state (T, S), reward (T,)} of one episode.
+
+    Raises EpisodeEnded when the environment ends before T frames."""
+    rng = np.random.default_rng([options["seed"], episode])
+    frames, states, actions, rewards = [env.reset(int(rng.integers(2**31)))], [env.state()], [], []
+    total = options["frames"]
+    for t in range(total):
+        if t % options["hold"] == 0:
+            action = sample_action(rng, options["policy"], env.action_low, env.action_high)
+        frame, reward, ended = env.step(action)
+        actions.append(action)
+        rewards.append(reward)
+        if t == total - 1:
+            break
+        if ended:
+            raise EpisodeEnded(f"the environment ended the episode at step {t + 1} of {total}")
+        frames.append(frame)
+        states.append(env.state())
+    arrays = {"action": np.array(actions), "state": np.array(states), "reward": np.array(rewards)}
+    return np.stack(frames), {name: a.astype(np.float32) for name, a in arrays.items()}
+
+
+def _part_paths(parts: Path, episode: int) -> tuple[Path, Path]:
+    return parts / f"{episode:05d}.npz", parts / f"{episode:05d}.json"
+
+
+def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Record one episode into ``parts/`` (arrays, then its manifest row as JSON); returns the row.
+
+    A failing environment is recorded as ``failed: <reason>`` and dropped from the cache, so the
+    next episode gets a fresh one."""
+    arrays_path, row_path = _part_paths(parts, episode)
+    row = {"id": f"{episode:05d}", "path": f"{options['env']}#{episode}", "frames": 0, "fps": 0.0,
+           "height": options["size"], "width": options["size"]}
+    try:
+        env = _cached_env(options["env"], options["size"])
+        row["fps"] = env.fps
+        frames, arrays = record_episode(env, episode, options)
+        tmp = arrays_path.with_name(f".{arrays_path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, frames=frames, **arrays)
+        os.replace(tmp, arrays_path)
+        row.update(frames=len(frames), status="ok")
+    except SimExtraMissing:
+        raise
+    except EpisodeEnded as err:
+        row["status"] = f"failed: {err}"
+    except Exception as err:  # a crashing simulator is counted, never fatal
+        _ENV_CACHE.pop((options["env"], options["size"]), None)
+        row["status"] = f"failed: {type(err).__name__}: {err}".replace("\n", " ")
+    write_json(row_path, row)
+    return row
+
+
+def _prepare_star(args: tuple) -> dict[str, Any]:
+    return prepare_episode(*args)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
+    if workers <= 1:
+        yield from map(_prepare_star, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+        yield from pool.imap_unordered(_prepare_star, jobs)
+
+
+@dataclass
+class SimSummary:
+    """What a recording run did; ``failures`` lists (episode id, reason)."""
+
+    ok: int = 0
+    reused: int = 0
+    frames: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self, out: Path) -> str:
+        return (f"{out}: {self.ok} episodes ok ({self.reused} from an earlier run), {len(self.failures)} failed, "
+                f"{self.frames} frames")
+
+
+def _check_options(out: Path, options: dict[str, Any]) -> None:
+    for path in (out / "meta.json", out / "parts" / "options.json"):
+        if path.is_file():
+            found = json.loads(path.read_text())
+            found = found.get("options", found)
+            if found != options:
+                raise DatasetFolderError(f"{out}: recorded earlier with {found}, now asked for {options}; "
+                                         "use --overwrite to start again")
+
+
+def generate_sim(
+    out: str | Path,
+    env: str,
+    episodes: int = 300,
+    frames: int = 64,
+    size: int = 64,
+    hold: int | None = None,
+    policy: str | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    overwrite: bool = False,
+) -> SimSummary:
+    """Record (or finish recording) ``episodes`` episodes of ``env`` into the frame store ``out``.
+
+    ``hold`` and ``policy`` default to the environment's (:data:`ENVS`; 1 and ``random-hold`` for
+    a ``module:Factory`` environment)."""
+    spec = ENVS.get(env)
+    hold = hold if hold is not None else (spec.hold if spec else 1)
+    policy = policy or (spec.policy if spec else "random-hold")
+    if episodes < 1 or frames < 2 or size < 1 or hold < 1 or workers < 1:
+        raise ValueError(f"need episodes ≥ 1, frames ≥ 2, size ≥ 1, hold ≥ 1, workers ≥ 1; got episodes={episodes}, "
+                         f"frames={frames}, size={size}, hold={hold}, workers={workers}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
+    env_factory(env)
+    out, parts = Path(out), Path(out) / "parts"
+    options = {"env": env, "episodes": episodes, "frames": frames, "size": size, "hold": hold, "policy": policy, "seed": seed}
+    if overwrite and out.is_dir():
+        shutil.rmtree(out)
+    _check_options(out, options)
+    if (out / "meta.json").is_file():
+        store = FrameStore(out)
+        return SimSummary(ok=len(store.videos), reused=len(store.videos), frames=int(store.offsets[-1]),
+                          failures=_failures(out))
+    probe = _cached_env(env, size)  # fail early (a missing extra, a bad factory) before any worker starts
+    columns = {"action": list(probe.action_columns), "state": list(probe.state_columns), "reward": ["reward"]}
+    parts.mkdir(parents=True, exist_ok=True)
+    write_json(parts / "options.json", options)
+    for leftover in parts.glob(".*.tmp-*"):
+        leftover.unlink()
+    done = {e: json.loads(_part_paths(parts, e)[1].read_text()) for e in range(episodes) if _part_paths(parts, e)[1].is_file()}
+    summary = SimSummary(reused=len(done))
+    todo = [(e, parts, options) for e in range(episodes) if e not in done]
+    with tqdm(total=episodes, initial=len(done), desc=env, unit="episode") as bar:
+        for row in _run(todo, workers):
+            done[int(row["id"])] = row
+            bar.update(1)
+            bar.set_postfix(failed=sum(r["status"] != "ok" for r in done.values()))
+    rows = [done[e] for e in range(episodes)]
+    _consolidate(out, rows, options, columns)
+    summary.ok = sum(row["status"] == "ok" for row in rows)
+    summary.frames = sum(row["frames"] for row in rows)
+    summary.failures = _failures(out)
+    return summary
+
+
+def _failures(out: Path) -> list[tuple[str, str]]:
+    return [(row["id"], row["status"].removeprefix("failed: ")) for row in read_manifest(out) if row["status"] != "ok"]
+
+
+def _consolidate(out: Path, rows: list[dict[str, Any]], options: dict[str, Any], columns: dict[str, list[str]]) -> None:
+    """Assemble the store from ``parts/`` in episode order, write manifest and meta, remove ``parts/``."""
+    ok = [row for row in rows if row["status"] == "ok"]
+    if not ok:
+        raise DatasetFolderError(f"{out}: no episode succeeded ({rows[0]['status']})")
+    parts = out / "parts"
+    load = lambda row: np.load(_part_paths(parts, int(row["id"]))[0], allow_pickle=False)
+
+    def clips() -> Iterator[np.ndarray]:
+        for row in ok:
+            with load(row) as arrays:
+                yield arrays["frames"]
+
+    size = options["size"]
+    write_frames(out, tqdm(clips(), total=len(ok), desc="store", unit="episode"), [r["frames"] for r in ok], (size, size, 3))
+    for name in columns:
+        arrays = []
+        for row in ok:
+            with load(row) as part:
+                arrays.append(part[name])
+        save_array(out, f"gt_{name}", np.concatenate(arrays))
+    write_manifest(out, rows)
+    ground_truth = {
+        "action": f"action applied between frame t and t + 1, columns {columns['action']}",
+        "state": f"physical state at frame t, columns {columns['state']}",
+        "reward": "reward earned by action[t]",
+    }
+    action = {"sum_of": "action", "aligned": "after",
+              "description": "sum of the actions applied from the context's last frame up to the target's last frame"}
+    write_meta(out, FRAMES_KIND, "data_prep.sim", options, ground_truth=ground_truth, action=action, columns=columns)
+    shutil.rmtree(parts)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sim", help="record simulator episodes with true actions and state", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("env", help=f"environment: {', '.join(ENVS)}, or package.module:Factory")
+    p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    p.add_argument("--episodes", type=int, default=300, help="episodes, one video each (default 300)")
+    p.add_argument("--frames", type=int, default=64, help="frames per episode (default 64)")
+    p.add_argument("--size", type=int, default=64, help="frames are size x size pixels (default 64)")
+    p.add_argument("--hold", type=int, default=None, help="steps each sampled action is held (default: the env's, e.g. 5 for CarRacing)")
+    p.add_argument("--policy", choices=POLICIES, default=None, help="action policy (default: biased for CarRacing, else random-hold)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; episode e uses the stream (seed, e)")
+    p.add_argument("--workers", type=int, default=1, help="episodes recorded in parallel; the output does not depend on it")
+    p.add_argument("--overwrite", action="store_true", help="delete OUT first instead of resuming it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    try:
+        summary = generate_sim(args.out, args.env, args.episodes, args.frames, args.size, args.hold, args.policy,
+                               args.seed, args.workers, args.overwrite)
+    except (SimExtraMissing, ValueError) as err:  # DatasetFolderError is a ValueError
+        raise SystemExit(f"error: {err}") from None
+    for episode, reason in summary.failures:
+        print(f"failed: episode {episode}: {reason}", file=sys.stderr)
+    print(summary.line(args.out))
