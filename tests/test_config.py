@@ -52,3 +52,18 @@ def test_saved_config_round_trips(tmp_path):
 def test_mixed_precision_no_survives_yaml_boolean(tmp_path):
     assert load_config(write(tmp_path, "train: {mixed_precision: no}\n")).train.mixed_precision == "no"
     assert load_config(None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
+
+
+def test_a_run_saved_before_an_option_was_removed_still_loads(tmp_path):
+    """config.yaml of an older run lists removed keys at their off values: they are dropped. A removed
+    option that was on (e.g. the marginal prior) is refused with one line naming the key."""
+    cfg = load_config(None, ["model.latent.kind=gaussian"])
+    save_config(cfg, tmp_path / "config.yaml")
+    old = (tmp_path / "config.yaml").read_text()
+    old = old.replace("  latent:\n", "  latent:\n    prior: conditional\n")
+    old = old.replace("objective:\n", "objective:\n  simsiam_predictor: true\n  simsiam_stop_gradient: true\n  centre_weight: 0.5\n")
+    (tmp_path / "old.yaml").write_text(old)
+    assert load_config(tmp_path / "old.yaml") == cfg
+    (tmp_path / "marginal.yaml").write_text(old.replace("prior: conditional", "prior: marginal"))
+    with pytest.raises(ConfigError, match=r"marginal.yaml: 'model.latent.prior' is 'marginal', an option that was removed"):
+        load_config(tmp_path / "marginal.yaml")

@@ -64,12 +64,11 @@ class LatentConfig:
     decorrelation: float = 0.0  # sparse: weight of the squared off-diagonal correlations of r's coordinates over the batch
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
-    prior: str = "conditional"  # gaussian, mixture: p(r | f(x)) (conditional) or a learned p(r) (marginal)
 
 
 @dataclass
 class PredictorConfig:
-    kind: str = "additive"  # additive | mlp | residual (mlp plus a no-r mean head) | modular | tokens (transformer over feature-map tokens + an r token)
+    kind: str = "additive"  # additive | mlp | modular | tokens (transformer over feature-map tokens + an r token)
     hidden: int = 256
     rank: int = 4  # low rank of each module (modular)
     depth: int = 2  # transformer layers (tokens)
@@ -85,17 +84,14 @@ class ModelConfig:
 
 @dataclass
 class ObjectiveConfig:
-    kind: str = "infonce"  # infonce | aninfonce | hinfonce | byol | simsiam | centre_penalty
+    kind: str = "infonce"  # infonce | aninfonce | hinfonce | byol
     similarity: str = "cosine"  # cosine | l2 (negative squared distance)
     temperature: float = 0.1
     learn_temperature: bool = False
-    hidden: int = 256  # scale network (hinfonce) or predictor head (byol, simsiam)
+    hidden: int = 256  # scale network (hinfonce) or predictor head (byol)
     ema_momentum: float = 0.99  # base momentum of the EMA target (byol); cosine schedule to 1
     byol_predictor: bool = True  # byol: predictor head q (False: identity, the variant that collapses)
     symmetric: bool = True  # use both directions of each pair, as in the paper
-    simsiam_predictor: bool = True  # simsiam: predictor head h (False: identity, a collapsing variant)
-    simsiam_stop_gradient: bool = True  # simsiam: stop-gradient on the target (False: collapsing variant)
-    centre_weight: float = 0.5  # centre_penalty: λ of the centre-vector penalty λ‖s‖²
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
 
 
@@ -140,9 +136,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.encoder.kind": ("mlp", "cnn", "resnet18"),
     "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
-    "model.latent.prior": ("conditional", "marginal"),
-    "model.predictor.kind": ("additive", "mlp", "residual", "modular", "tokens"),
-    "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol", "simsiam", "centre_penalty"),
+    "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
+    "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol"),
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
@@ -181,6 +176,15 @@ RANGES: dict[str, tuple[float, float]] = {
     "train.prior_fit_steps": (0, math.inf),
 }
 """Inclusive bounds of numeric keys; every float key must also be finite."""
+
+RETIRED: dict[str, Any] = {
+    "model.latent.prior": "conditional",
+    "objective.simsiam_predictor": True,
+    "objective.simsiam_stop_gradient": True,
+    "objective.centre_weight": 0.5,
+}
+"""Keys removed from the schema, each with the value it held when the option was off: the
+config.yaml of a run trained before the removal still loads."""
 
 _DOTTED_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MISSING = "???"  # OmegaConf's marker of a missing value, which a merge would silently ignore
@@ -260,8 +264,23 @@ def _check_ranges(cfg: Config, source: str) -> None:
             raise ConfigError(f"{source}: '{key}' is {value!r}; expected a number in [{low}, {high}]")
 
 
+def _drop_retired(tree: dict[str, Any], source: str) -> dict[str, Any]:
+    """``tree`` without the :data:`RETIRED` keys that hold their off value; any other value raises."""
+    for key, off in RETIRED.items():
+        *parents, leaf = key.split(".")
+        node = functools.reduce(lambda n, k: n.get(k) if isinstance(n, dict) else None, parents, tree)
+        if isinstance(node, dict) and leaf in node:
+            if node[leaf] != off:
+                raise ConfigError(f"{source}: '{key}' is {node[leaf]!r}, an option that was removed; "
+                                  f"delete the key (only {off!r} remains)")
+            del node[leaf]
+    return tree
+
+
 def _merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
-    _check_keys(OmegaConf.to_container(update), source)
+    tree = _drop_retired(OmegaConf.to_container(update), source)
+    _check_keys(tree, source)
+    update = OmegaConf.create(tree)
     try:
         return OmegaConf.merge(base, update)
     except OmegaConfBaseException as err:

@@ -27,6 +27,7 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -40,18 +41,15 @@ from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from worldmodel.config import ObjectiveConfig  # noqa: E402
+from study_objectives import CentrePenalty, SimSiam  # noqa: E402  (this folder, first on sys.path)
 from worldmodel.objectives.centre import centre_norm  # noqa: E402
-from worldmodel.objectives.centre_penalty import CentrePenalty  # noqa: E402
-from worldmodel.objectives.simsiam import SimSiam  # noqa: E402
 
 DATASETS = ("blobs", "moons")
-VARIANTS: dict[str, tuple[type[nn.Module], ObjectiveConfig]] = {
-    "simsiam": (SimSiam, ObjectiveConfig(kind="simsiam", hidden=32)),
-    "simsiam_no_predictor": (SimSiam, ObjectiveConfig(kind="simsiam", hidden=32, simsiam_predictor=False)),
-    "simsiam_no_stop_gradient": (SimSiam, ObjectiveConfig(kind="simsiam", hidden=32,
-                                                          simsiam_stop_gradient=False)),
-    "centre_penalty": (CentrePenalty, ObjectiveConfig(kind="centre_penalty")),
+VARIANTS: dict[str, Callable[[int], nn.Module]] = {  # name: objective for D-dimensional embeddings
+    "simsiam": lambda dim: SimSiam(dim, hidden=32),
+    "simsiam_no_predictor": lambda dim: SimSiam(dim, hidden=32, predictor=False),
+    "simsiam_no_stop_gradient": lambda dim: SimSiam(dim, hidden=32, stop_gradient=False),
+    "centre_penalty": lambda dim: CentrePenalty(weight=0.5),
 }
 
 
@@ -120,9 +118,8 @@ def train_run(dataset: str, variant: str, seed: int, cfg: StudyConfig) -> dict[s
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
     x_train, x_test = torch.from_numpy(x_train), torch.from_numpy(x_test)
 
-    objective_cls, objective_cfg = VARIANTS[variant]
     encoder = mlp_encoder(cfg)
-    objective = objective_cls(cfg.embed_dim, objective_cfg)
+    objective = VARIANTS[variant](cfg.embed_dim)
     params = list(encoder.parameters()) + list(objective.parameters())
     optim = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 

@@ -43,33 +43,6 @@ def test_gaussian_latent_reg_is_kl_and_prior_samples_have_prior_moments():
     assert torch.allclose(samples.std(0), s_p, rtol=0.05)
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "mixture"])
-def test_marginal_prior_ignores_the_context_and_learns(kind):
-    torch.manual_seed(0)
-    lat = GaussianLatent(5, 3, 16, prior="marginal") if kind == "gaussian" else MixtureLatent(5, 3, 16, 4, "marginal")
-    fx = torch.randn(8, 5)
-    assert torch.equal(lat.prior_mean(fx), lat.prior_mean(torch.randn(8, 5)))
-    assert torch.allclose(lat.prior_mean(fx), lat.prior_mean(fx)[:1].expand(8, -1))
-    reg = lat.infer(fx, torch.randn(8, 5)).reg
-    reg.backward()
-    assert lat.prior.params.grad.abs().sum() > 0
-
-
-def test_marginal_gaussian_prior_kl_is_the_kl_to_one_learned_gaussian():
-    torch.manual_seed(0)
-    lat = GaussianLatent(emb_dim=5, dim=3, hidden=16, prior="marginal")
-    fx, fxp = torch.randn(8, 5), torch.randn(8, 5)
-    mu_q, s_q = lat._posterior(fx, fxp)
-    mu_p, pre = lat.prior.params.float().chunk(2)
-    ref = kl_divergence(Normal(mu_q, s_q), Normal(mu_p, torch.nn.functional.softplus(pre) + 1e-4)).sum(-1).mean()
-    assert torch.allclose(lat.infer(fx, fxp).reg, ref, atol=1e-5)
-
-
-def test_unknown_prior_names_the_key():
-    with pytest.raises(ValueError, match="model.latent.prior 'fixed'"):
-        GaussianLatent(5, 3, 16, prior="fixed")
-
-
 def test_sparse_latent_l0_and_prior_sampling():
     torch.manual_seed(0)
     lat = SparseLatent(emb_dim=4, dim=6, hidden=16, temperature=1.0)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from worldmodel.models.predictors import AdditivePredictor, MLPPredictor, ModularPredictor, ResidualPredictor, TokenPredictor
+from worldmodel.models.predictors import AdditivePredictor, MLPPredictor, ModularPredictor, TokenPredictor
 
 
 def test_modular_is_identity_at_init_and_matches_formula_after_update():
@@ -35,10 +35,8 @@ def test_predictors_broadcast_over_sample_dimension():
     fx, r = torch.randn(4, 5), torch.randn(3, 4, 5)
     tokens = TokenPredictor((5, 1), 5, 1, 1)
     nn.init.normal_(tokens.out.weight)  # away from the identity it starts as
-    residual = ResidualPredictor(5, 5, 16)
-    nn.init.normal_(residual.change_net[-1].weight)
     for p in (AdditivePredictor(5, 5), MLPPredictor(5, 5, 16), ModularPredictor(5, 5, 2), ModularPredictor(5, 5, 0),
-              tokens, residual):
+              tokens):
         out = p(fx.expand(3, 4, 5), r)
         assert out.shape == (3, 4, 5)
         assert torch.allclose(out[1], p(fx, r[1]), atol=1e-6)
@@ -78,15 +76,3 @@ def test_token_predictor_without_latent_has_no_r_token_and_checks_heads():
     assert pred.r_token is None and pred.position.shape == (4, 8)
     with pytest.raises(ValueError, match="heads"):
         TokenPredictor((4, 6), r_dim=2, depth=1, heads=4)
-
-
-def test_residual_predictor_is_identity_at_init_and_its_mean_head_ignores_r():
-    torch.manual_seed(0)
-    pred = ResidualPredictor(5, 2, 8)
-    fx, r = torch.randn(4, 5), torch.randn(4, 2)
-    assert torch.equal(pred(fx, r), fx) and torch.equal(pred.mean(fx), fx)
-    for net in (pred.mean_net, pred.change_net):
-        nn.init.normal_(net[-1].weight)
-    assert torch.allclose(pred(fx, r), pred.mean(fx) + pred.change_net(torch.cat([fx, r], -1)), atol=1e-6)
-    assert not torch.allclose(pred(fx, r), pred(fx, r + 1.0))
-    assert torch.allclose(pred.mean(fx), fx + pred.mean_net(fx), atol=1e-6)

@@ -94,54 +94,23 @@ class NoLatent(nn.Module):
         return self._empty(fx)
 
 
-class MarginalPrior(nn.Module):
-    """A prior that ignores the context: learned parameters (P,), the same for every row.
-
-    Shapes: fx (B, D) → (B, P). Initialised from N(0, 1) so that mixture components start apart.
-    """
-
-    def __init__(self, outputs: int) -> None:
-        super().__init__()
-        self.params = nn.Parameter(torch.randn(outputs))
-
-    def forward(self, fx: Tensor) -> Tensor:
-        return self.params.expand(fx.shape[0], -1)
-
-
 def latent_mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool) -> nn.Sequential:
     """The three-layer ReLU MLP of posterior and prior networks (BatchNorm on the hidden layers if asked)."""
     return mlp(in_dim, hidden, out_dim, depth=3, act=nn.ReLU, batch_norm=batch_norm)
 
 
-def build_prior(kind: str, emb_dim: int, hidden: int, outputs: int, batch_norm: bool = False) -> nn.Module:
-    """The prior network of a variational latent: ``conditional`` p(r | f(x)) (an MLP of f(x)) or
-    ``marginal`` p(r) (:class:`MarginalPrior`).
-
-    With a conditional prior, KL(q ‖ p) charges only for what f(x) cannot predict, so r may also
-    copy any function of f(x) for free (e.g. the next position rather than the acceleration); a
-    marginal prior charges for everything r carries, so r keeps only the change itself.
-    """
-    if kind == "conditional":
-        return latent_mlp(emb_dim, hidden, outputs, batch_norm)
-    if kind == "marginal":
-        return MarginalPrior(outputs)
-    raise ValueError(f"model.latent.prior {kind!r}; expected 'conditional' or 'marginal'")
-
-
 class GaussianLatent(nn.Module):
-    """AdaSSL-V: posterior q(r | f(x), f(x⁺)) and learned prior p(r | f(x)) (or p(r), ``prior``
-    ``marginal``), both diagonal Gaussians.
+    """AdaSSL-V: posterior q(r | f(x), f(x⁺)) and learned prior p(r | f(x)), both diagonal Gaussians.
 
     reg = KL(q ‖ p) summed over the R dimensions, mean over the batch.
     ``prior_outputs`` sets the width of the prior network's output (subclasses with other priors).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, prior: str = "conditional",
-                 prior_outputs: int | None = None, batch_norm: bool = False) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, prior_outputs: int | None = None, batch_norm: bool = False) -> None:
         super().__init__()
         self.dim = dim
         self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
-        self.prior = build_prior(prior, emb_dim, hidden, prior_outputs or 2 * dim, batch_norm)
+        self.prior = latent_mlp(emb_dim, hidden, prior_outputs or 2 * dim, batch_norm)
 
     @staticmethod
     def _split(out: Tensor) -> tuple[Tensor, Tensor]:
@@ -175,8 +144,7 @@ class GaussianLatent(nn.Module):
 
 
 class MixtureLatent(GaussianLatent):
-    """Gaussian posterior q(r | f(x), f(x⁺)) with a K-component Gaussian-mixture prior p(r | f(x))
-    (or p(r), ``prior`` ``marginal``).
+    """Gaussian posterior q(r | f(x), f(x⁺)) with a K-component Gaussian-mixture prior p(r | f(x)).
 
     The prior network gives, per sample, mixture weights w (B, K) (softmax of logits), means
     μ (B, K, R) and scales σ (B, K, R) (softplus). KL(q ‖ p) has no closed form; reg is its
@@ -186,11 +154,10 @@ class MixtureLatent(GaussianLatent):
     the effective number of components in use (1 … K).
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, prior: str = "conditional",
-                 batch_norm: bool = False) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, batch_norm: bool = False) -> None:
         if components < 1:
             raise ValueError(f"model.latent.components must be ≥ 1, got {components}")
-        super().__init__(emb_dim, dim, hidden, prior, components * (1 + 2 * dim), batch_norm)
+        super().__init__(emb_dim, dim, hidden, components * (1 + 2 * dim), batch_norm)
         self.components = components
 
     def _mixture(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -341,9 +308,9 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoLatent()
     if cfg.kind == "gaussian":
-        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, cfg.prior, batch_norm=cfg.batch_norm)
+        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm)
     if cfg.kind == "mixture":
-        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.prior, cfg.batch_norm)
+        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm)
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
                             cfg.decorrelation)

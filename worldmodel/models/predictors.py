@@ -39,31 +39,6 @@ class MLPPredictor(nn.Module):
         return fx + self.net(torch.cat([fx, r.to(fx.dtype)], dim=-1))
 
 
-class ResidualPredictor(nn.Module):
-    """t(f, r) = m(f) + u([f, r]): a mean prediction m(f) = f + MLP_m(f) that never sees r, plus
-    an r-driven correction u (an MLP); both last layers start at zero, so t is the identity at init.
-
-    The world model trains m(f) on its own to predict the target (:meth:`mean` is its
-    conditional-mean prediction) and lets the posterior see the target minus sg(m(f)), so what f(x)
-    predicts stays in m and r is left with the change the context cannot predict.
-    """
-
-    def __init__(self, emb_dim: int, r_dim: int, hidden: int) -> None:
-        super().__init__()
-        self.mean_net = mlp(emb_dim, hidden, emb_dim, depth=3, act=nn.ReLU)
-        self.change_net = mlp(emb_dim + r_dim, hidden, emb_dim, depth=3, act=nn.ReLU)
-        for net in (self.mean_net, self.change_net):
-            nn.init.zeros_(net[-1].weight)
-            nn.init.zeros_(net[-1].bias)
-
-    def mean(self, fx: Tensor) -> Tensor:
-        """m(f): (..., D) → (..., D), the prediction without r."""
-        return fx + self.mean_net(fx)
-
-    def forward(self, fx: Tensor, r: Tensor) -> Tensor:
-        return self.mean(fx) + self.change_net(torch.cat([fx, r.to(fx.dtype)], dim=-1))
-
-
 class ModularPredictor(nn.Module):
     """Low-rank modules switched by r: t(f, r) = f + Σ_i r_i (B_i A_i f + b_i).
 
@@ -127,8 +102,6 @@ def build_predictor(cfg, emb_dim: int, r_dim: int, token_shape: tuple[int, int] 
         return AdditivePredictor(emb_dim, r_dim)
     if cfg.kind == "mlp":
         return MLPPredictor(emb_dim, r_dim, cfg.hidden)
-    if cfg.kind == "residual":
-        return ResidualPredictor(emb_dim, r_dim, cfg.hidden)
     if cfg.kind == "modular":
         return ModularPredictor(emb_dim, r_dim, cfg.rank)
     if cfg.kind == "tokens":
@@ -136,4 +109,4 @@ def build_predictor(cfg, emb_dim: int, r_dim: int, token_shape: tuple[int, int] 
             raise ValueError("model.predictor.kind 'tokens' needs a token embedding: set model.encoder.kind=cnn "
                              "and model.encoder.token_dim > 0")
         return TokenPredictor(token_shape, r_dim, cfg.depth, cfg.heads)
-    raise ValueError(f"model.predictor.kind {cfg.kind!r}; expected additive, mlp, residual, modular or tokens")
+    raise ValueError(f"model.predictor.kind {cfg.kind!r}; expected additive, mlp, modular or tokens")

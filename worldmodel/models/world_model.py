@@ -5,10 +5,7 @@
     r ~ q(r | f(x), f(x⁺))   latent inference (or none / oracle), from the online embeddings
                          of both clips, so the encoder learns to show what r must explain
     ŷ = t(f(x), r)       prediction of g(x⁺)
-    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺))  [+ E(m(sg f(x)), g(x⁺))]
-
-The bracketed term trains the no-r mean head m of a ``residual`` predictor, whose posterior then
-sees f(x⁺) − sg(m(f(x))) (:meth:`WorldModel.latent_input`).
+    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺))
 
 E is the embedding-space prediction error (:mod:`worldmodel.objectives.prediction_error`), λ =
 ``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``).
@@ -74,16 +71,9 @@ class WorldModel(nn.Module):
         return self.encoder(x)
 
     def posterior_inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """f(x) (B, D) of a batch's contexts and what the posterior sees of its targets (B, D)
-        (:meth:`latent_input`): the forward direction, as probes and the prior refit read it."""
-        fx = self.encode(batch["context"])
-        return fx, self.latent_input(fx, self.encode(batch["target"]))
-
-    def latent_input(self, fx: Tensor, fx_pos: Tensor) -> Tensor:
-        """What the posterior sees of the target: f(x⁺), or, with a predictor that has a no-r mean
-        head m (``residual``), f(x⁺) − sg(m(f(x))), the part of the target the context did not predict."""
-        mean = getattr(self.predictor, "mean", None)
-        return fx_pos if mean is None else fx_pos - mean(fx).detach()
+        """f(x) and f(x⁺) (B, D) of a batch's contexts and targets, what the posterior q(r | f(x), f(x⁺))
+        reads in the forward direction (as probes and the prior refit read it)."""
+        return self.encode(batch["context"]), self.encode(batch["target"])
 
     def _targets(self, context: Tensor, target: Tensor, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
         if self.target_encoder is None:
@@ -103,7 +93,7 @@ class WorldModel(nn.Module):
             directions.append((fx_pos, fx, gx, None if action is None else -action))
         preds, samples = [], []
         for start, seen, aim, act in directions:
-            sample = self.latent.infer(start, self.latent_input(start, seen), act)
+            sample = self.latent.infer(start, seen, act)
             preds.append(self.predictor(start, sample.r))
             samples.append(sample)
         pred = torch.stack(preds)
@@ -116,9 +106,6 @@ class WorldModel(nn.Module):
         embedding_error = embedding_prediction_error(pred, aims)
         loss = ssl + beta * reg + aux + self.embedding_weight * embedding_error
         out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()}
-        if hasattr(self.predictor, "mean"):  # the mean head learns E[g(x⁺) | f(x)] on its own, as a head
-            mean_error = embedding_prediction_error(self.predictor.mean(starts.detach()), aims)
-            out |= {"loss": loss + mean_error, "mean_error": mean_error.detach()}
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
         return out | collapse_stats(fx, aims)

@@ -15,17 +15,13 @@ from __future__ import annotations
 from torch import nn
 
 from worldmodel.objectives.byol import BYOL
-from worldmodel.objectives.centre_penalty import CentrePenalty
 from worldmodel.objectives.infonce import AnInfoNCE, HInfoNCE, InfoNCE
-from worldmodel.objectives.simsiam import SimSiam
 
 OBJECTIVES: dict[str, type[nn.Module]] = {
     "infonce": InfoNCE,
     "aninfonce": AnInfoNCE,
     "hinfonce": HInfoNCE,
     "byol": BYOL,
-    "simsiam": SimSiam,
-    "centre_penalty": CentrePenalty,
 }
 
 

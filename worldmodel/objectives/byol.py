@@ -2,9 +2,9 @@
 
     L = mean_{v,i} (2 − 2 cos(q(pred_vi), sg(target_vi)))
 
-where q is SimSiam's two-layer :func:`~worldmodel.objectives.simsiam.prediction_head` (or the
-identity with ``byol_predictor=False``, the variant that collapses) and the target comes from an
-EMA copy of the encoder (the world model owns the EMA; this module only states that it needs one).
+where q is the two-layer :func:`prediction_head` (or the identity with ``byol_predictor=False``,
+the variant that collapses) and the target comes from an EMA copy of the encoder (the world model
+owns the EMA; this module only states that it needs one).
 """
 
 from __future__ import annotations
@@ -13,11 +13,24 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from worldmodel.objectives.similarity import at_least_fp32
-from worldmodel.objectives.simsiam import prediction_head
+
+
+def prediction_head(dim: int, hidden: int) -> nn.Module:
+    """The bottleneck MLP q of BYOL and SimSiam: ``(B, dim) -> (B, dim)``, Linear-BN-ReLU-Linear."""
+    return nn.Sequential(nn.Linear(dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, dim))
 
 
 class BYOL(nn.Module):
-    """Shapes: pred, target, context (V, B, D) → scalar."""
+    """BYOL's regression loss between the online prediction head and a stop-gradient EMA target.
+
+    Shapes: pred, target, context (V, B, D) → scalar. ``context`` is unused.
+
+    Reference:
+        Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning. Jean-Bastien Grill,
+        Florian Strub, Florent Altché, Corentin Tallec, Pierre H. Richemond, et al. NeurIPS 2020.
+        https://arxiv.org/abs/2006.07733
+    """
 
     needs_ema_target = True
 

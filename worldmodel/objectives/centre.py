@@ -14,8 +14,11 @@ vectors ρ² = (1/N) Σ_i ‖m_i‖² − ‖s‖², so for V = 1 the residual i
 carries no extra information; pass the views to make it informative.
 
 Embeddings are given as ``(N, D)`` (one view) or ``(V, N, D)`` (V views of the same N
-samples). :class:`RunningCentre` accumulates the same statistics exactly (sums, not an EMA)
-over many batches, e.g. over one logging window of training.
+samples).
+
+Reference:
+    The Common Stability Mechanism behind most Self-Supervised Learning Approaches. Abhishek Jha,
+    Matthew B. Blaschko, Yuki M. Asano, Tinne Tuytelaars. arXiv 2024. https://arxiv.org/abs/2402.14957
 """
 
 from __future__ import annotations
@@ -85,51 +88,6 @@ class CentreStats:
         """Exact statistics of one batch, ``(N, D)`` or ``(V, N, D)``, without gradient."""
         with torch.no_grad():
             return cls(float(centre_norm(embeddings)), float(residual_norm(embeddings)))
-
-
-class RunningCentre:
-    """Exact running centre statistics over many batches (cumulative sums, not an EMA).
-
-    Accumulates Σ_i m_i, Σ_i ‖m_i‖² and N, so that after feeding every batch of a fixed
-    dataset, :meth:`stats` equals :meth:`CentreStats.of` on the whole dataset at once,
-    whatever the batching. Call :meth:`reset` to start a new window (e.g. every
-    ``log_every`` training steps), so the estimate follows training.
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.count = 0
-        self.sum_means: Optional[Tensor] = None  # (D,) float64
-        self.sum_sq_norms = 0.0
-
-    def update(self, embeddings: Tensor) -> None:
-        """Add one batch, ``(N, D)`` or ``(V, N, D)`` (same V and D for every batch)."""
-        with torch.no_grad():
-            means = per_sample_means(embeddings.detach()).double()
-        batch_sum = means.sum(dim=0)
-        if self.sum_means is None:
-            self.sum_means = batch_sum
-        elif self.sum_means.shape != batch_sum.shape:
-            raise ValueError(f"embeddings: dimension {batch_sum.shape[0]} differs from the "
-                             f"earlier batches' {self.sum_means.shape[0]}")
-        else:
-            self.sum_means = self.sum_means + batch_sum.to(self.sum_means.device)
-        self.sum_sq_norms += float(means.pow(2).sum())
-        self.count += means.shape[0]
-
-    def centre(self) -> Tensor:
-        """Centre vector s over everything seen since the last reset, ``(D,)`` float64."""
-        if self.count == 0:
-            raise ValueError("RunningCentre: no embeddings seen since the last reset")
-        return self.sum_means / self.count
-
-    def stats(self) -> CentreStats:
-        """‖s‖ and ρ over everything seen since the last reset (ρ² = mean ‖m_i‖² − ‖s‖²)."""
-        norm_sq = float(self.centre().pow(2).sum())
-        residual_sq = max(self.sum_sq_norms / self.count - norm_sq, 0.0)
-        return CentreStats(norm_sq ** 0.5, residual_sq ** 0.5)
 
 
 def collapse_alarm(stats: CentreStats,
