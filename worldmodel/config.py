@@ -59,6 +59,7 @@ class LatentConfig:
     hidden: int = 256
     beta: float = 1.0  # weight of the KL (gaussian) or L0 (sparse) term after warm-up
     beta_warmup_steps: int = 0
+    free_bits: float = 0.0  # gaussian, mixture: nats per dimension of r that the KL term does not charge (0: off)
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
     value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
     decorrelation: float = 0.0  # sparse: weight of the squared off-diagonal correlations of r's coordinates over the batch
@@ -119,6 +120,7 @@ class TrainConfig:
     collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
     collapse_max_centre_norm: float = 0.9  # collapse alarm: centre norm ‖s‖ at or above this
     collapse_min_residual_norm: float = 0.05  # collapse alarm: residual norm ρ at or below this
+    latent_collapse_steps: int = 500  # latent-collapse warning: r carried nothing (no active dimension) for this many steps after the β warm-up
 
 
 @dataclass
@@ -159,6 +161,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.latent.components": (1, math.inf),
     "model.latent.value_noise": (0.0, math.inf),
     "model.latent.decorrelation": (0.0, math.inf),
+    "model.latent.free_bits": (0.0, math.inf),
     "objective.embedding_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),
@@ -174,6 +177,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "train.skip_nonfinite": (0, math.inf),
     "train.threads": (0, math.inf),
     "train.prior_fit_steps": (0, math.inf),
+    "train.latent_collapse_steps": (1, math.inf),
 }
 """Inclusive bounds of numeric keys; every float key must also be finite."""
 

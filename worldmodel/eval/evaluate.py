@@ -50,6 +50,7 @@ import torch
 
 from worldmodel.data import build_dataset
 from worldmodel.eval.dci import dci_scores
+from worldmodel.eval.latent_usage import latent_usage_metrics
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.objectives.centre import CentreStats
 from worldmodel.eval.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
@@ -79,6 +80,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
         raise ValueError(f"eval: data.kind {data_cfg.kind!r} is not supported; expected 'numerical', 'frames' or 'image_pairs'")
     if reference_motion:
         metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
+    metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
     save_probes(run_dir / "probes", probes)
     (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

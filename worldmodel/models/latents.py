@@ -12,6 +12,10 @@ Every latent kind has the same interface:
 
 Kinds: ``none`` (R=0), ``gaussian`` (AdaSSL-V), ``mixture`` (AdaSSL-V with a Gaussian-mixture
 prior, for multimodal r), ``sparse`` (AdaSSL-S), ``oracle`` (r given).
+
+Reference:
+    Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon Lee,
+    Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026. https://arxiv.org/abs/2602.02381
 """
 
 from __future__ import annotations
@@ -44,11 +48,48 @@ def gaussian_log_density(x: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
 
 
+ACTIVE_USAGE = 0.01
+"""A dimension of r is active when its KL reaches this many nats (gaussian, mixture; batch mean) or its
+mask is on in this fraction of the pairs (sparse)."""
+
+
+def usage_stats(per_dim: Tensor, prefix: str, shift: Tensor, prior_std: Tensor) -> dict[str, Tensor]:
+    """How much r carries, per dimension: detached scalars for the training log and eval.json.
+
+    Args:
+        per_dim: (R,) KL in nats per dimension (``prefix`` ``kl``) or mask-on fraction (``on``), batch means.
+        shift: (B, R) posterior mean minus prior mean of each pair.
+        prior_std: (B, R) the prior's standard deviation.
+
+    Returns:
+        ``{prefix}_dim{j}`` per dimension; ``active_dims``, how many reach :data:`ACTIVE_USAGE`; and
+        ``r_spread``, max over dimensions of std_batch(shift) / rms_batch(prior_std): how far the
+        posterior moves r from the prior, in prior standard deviations (0 when r ignores x⁺).
+    """
+    per_dim, shift, prior_std = per_dim.detach().float(), shift.detach().float(), prior_std.detach().float()
+    spread = shift.std(0, correction=0) / prior_std.pow(2).mean(0).sqrt().clamp_min(1e-12)
+    stats = {f"{prefix}_dim{j}": value for j, value in enumerate(per_dim)}
+    return stats | {"active_dims": (per_dim >= ACTIVE_USAGE).sum().float(), "r_spread": spread.max()}
+
+
+def free_bits_reg(kl: Tensor, kl_dims: Tensor, free_bits: float) -> Tensor:
+    """KL with free bits λ (Kingma et al. 2016): kl + Σ_j max(0, λ − KL_j), i.e. Σ_j max(λ, KL_j) when the
+    dimensions add up to kl. A dimension below λ nats costs nothing more to use. kl_dims (R,) batch means."""
+    return kl + (free_bits - kl_dims).clamp_min(0).sum() if free_bits > 0 else kl
+
+
 def gumbel_sigmoid(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """Hard Bernoulli(sigmoid(logits)) mask with a straight-through Gumbel-sigmoid gradient.
 
     Forward value is 1[logits + L > 0] with L ~ Logistic(0, 1), so E[mask] = sigmoid(logits);
     the backward pass uses the gradient of sigmoid((logits + L) / temperature).
+
+    Reference:
+        The Concrete Distribution: A Continuous Relaxation of Discrete Random Variables. Chris J.
+        Maddison, Andriy Mnih, Yee Whye Teh. ICLR 2017. https://arxiv.org/abs/1611.00712
+
+        Categorical Reparameterization with Gumbel-Softmax. Eric Jang, Shixiang Gu, Ben Poole.
+        ICLR 2017. https://arxiv.org/abs/1611.01144
     """
     u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
     soft = torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
@@ -102,13 +143,24 @@ def latent_mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool) -> nn.S
 class GaussianLatent(nn.Module):
     """AdaSSL-V: posterior q(r | f(x), f(x⁺)) and learned prior p(r | f(x)), both diagonal Gaussians.
 
-    reg = KL(q ‖ p) summed over the R dimensions, mean over the batch.
-    ``prior_outputs`` sets the width of the prior network's output (subclasses with other priors).
+    reg = KL(q ‖ p) summed over the R dimensions, mean over the batch (with ``free_bits`` λ > 0:
+    :func:`free_bits_reg`). ``prior_outputs`` sets the width of the prior network's output (subclasses with
+    other priors).
+
+    The prior is conditional: KL(q ‖ p) charges only for what f(x) cannot predict, so r may also
+    carry a function of f(x) for free (e.g. the next position rather than the acceleration).
+
+    Reference:
+        Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon
+        Lee, Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026.
+        https://arxiv.org/abs/2602.02381 (AdaSSL-V)
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, prior_outputs: int | None = None, batch_norm: bool = False) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, prior_outputs: int | None = None, batch_norm: bool = False,
+                 free_bits: float = 0.0) -> None:
         super().__init__()
         self.dim = dim
+        self.free_bits = free_bits
         self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
         self.prior = latent_mlp(emb_dim, hidden, prior_outputs or 2 * dim, batch_norm)
 
@@ -124,8 +176,11 @@ class GaussianLatent(nn.Module):
         mu_q, sigma_q = self._posterior(fx, fx_pos)
         mu_p, sigma_p = self._split(self.prior(fx))
         r = mu_q + sigma_q * torch.randn_like(mu_q)
-        kl = gaussian_kl(mu_q, sigma_q, mu_p, sigma_p).sum(-1).mean()
-        return LatentSample(r, kl, kl.new_zeros(()), {"kl": kl.detach(), "posterior_std": sigma_q.mean().detach()})
+        kl_dims = gaussian_kl(mu_q, sigma_q, mu_p, sigma_p).mean(0)
+        kl = kl_dims.sum()
+        stats = {"kl": kl.detach(), "posterior_std": sigma_q.mean().detach()}
+        stats |= usage_stats(kl_dims, "kl", mu_q - mu_p, sigma_p)
+        return LatentSample(r, free_bits_reg(kl, kl_dims, self.free_bits), kl.new_zeros(()), stats)
 
     def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
         return self._posterior(fx, fx_pos)[0]
@@ -150,14 +205,21 @@ class MixtureLatent(GaussianLatent):
     μ (B, K, R) and scales σ (B, K, R) (softplus). KL(q ‖ p) has no closed form; reg is its
     one-sample Monte Carlo estimate at the reparameterised r ~ q:
     reg = mean_b [log q(r_b) − log p(r_b)], log p(r) = logsumexp_k (log w_k + Σ_j log N(r_j; μ_kj, σ_kj²)).
-    Logged: ``kl``, ``posterior_std``, and ``prior_modes`` = exp(entropy of the batch-mean weights),
-    the effective number of components in use (1 … K).
+    With ``free_bits``, :func:`free_bits_reg` on the per-dimension KLs of the marginals (the same
+    estimate with each dimension's mixture alone). Logged: ``kl``, ``posterior_std``, and ``prior_modes`` =
+    exp(entropy of the batch-mean weights), the effective number of components in use (1 … K).
+
+    Reference (AdaSSL-V, whose unimodal prior this replaces for multimodal r):
+        Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon
+        Lee, Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026.
+        https://arxiv.org/abs/2602.02381
     """
 
-    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, batch_norm: bool = False) -> None:
+    def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, batch_norm: bool = False,
+                 free_bits: float = 0.0) -> None:
         if components < 1:
             raise ValueError(f"model.latent.components must be ≥ 1, got {components}")
-        super().__init__(emb_dim, dim, hidden, components * (1 + 2 * dim), batch_norm)
+        super().__init__(emb_dim, dim, hidden, components * (1 + 2 * dim), batch_norm, free_bits)
         self.components = components
 
     def _mixture(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -178,10 +240,17 @@ class MixtureLatent(GaussianLatent):
         r = mu_q + sigma_q * torch.randn_like(mu_q)
         log_q = gaussian_log_density(r, mu_q, sigma_q).sum(-1)
         kl = (log_q - self.log_prior(r, fx)).mean()
-        mean_weights = self._mixture(fx)[0].exp().mean(0)
+        log_w, mu_p, sigma_p = self._mixture(fx)
+        weights = log_w.exp().unsqueeze(-1)  # (B, K, 1)
+        log_p_dims = torch.logsumexp(log_w.unsqueeze(-1) + gaussian_log_density(r.unsqueeze(-2), mu_p, sigma_p), dim=-2)
+        kl_dims = (gaussian_log_density(r, mu_q, sigma_q) - log_p_dims).mean(0)  # (R,) KL of each marginal
+        prior_mean = (weights * mu_p).sum(-2)
+        prior_var = (weights * (sigma_p**2 + mu_p**2)).sum(-2) - prior_mean**2
+        mean_weights = weights.squeeze(-1).mean(0)
         modes = torch.exp(-(mean_weights * torch.log(mean_weights.clamp_min(1e-12))).sum())
         stats = {"kl": kl.detach(), "posterior_std": sigma_q.mean().detach(), "prior_modes": modes.detach()}
-        return LatentSample(r, kl, kl.new_zeros(()), stats)
+        stats |= usage_stats(kl_dims, "kl", mu_q - prior_mean, prior_var.clamp_min(0).sqrt())
+        return LatentSample(r, free_bits_reg(kl, kl_dims, self.free_bits), kl.new_zeros(()), stats)
 
     def sample_prior(self, fx: Tensor, n: int) -> Tensor:
         """n draws (n, B, R): a component k ~ Categorical(w), then r ~ N(μ_k, σ_k²)."""
@@ -210,6 +279,15 @@ class SparseLatent(nn.Module):
     A prior over masks and values given f(x) is fitted on stop-gradient copies (``aux``), so it
     never shapes the representation but lets rollouts sample r: m ~ Bernoulli(π(f(x))),
     v ~ N(μ(f(x)), σ(f(x))²).
+
+    Reference:
+        Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon
+        Lee, Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026.
+        https://arxiv.org/abs/2602.02381 (AdaSSL-S)
+
+        Learning Sparse Neural Networks through L0 Regularization. Christos Louizos, Max Welling,
+        Diederik P. Kingma. ICLR 2018. https://arxiv.org/abs/1712.01312 (the L0 penalty as the
+        expected number of open gates)
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0,
@@ -234,7 +312,8 @@ class SparseLatent(nn.Module):
         return logits, mu, F.softplus(pre) + 1e-4
 
     def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
-        logits, values = self._posterior(fx, fx_pos)
+        logits, mean_values = self._posterior(fx, fx_pos)
+        values = mean_values
         if self.value_noise > 0:  # bounded values plus noise: an active coordinate carries limited information
             values = values + self.value_noise * torch.randn_like(values)
         mask = gumbel_sigmoid(logits, self.temperature)
@@ -249,6 +328,10 @@ class SparseLatent(nn.Module):
         redundancy = off_diagonal_correlation(r)
         stats = {"l0": l0.detach(), "active": (mask > 0.5).float().sum(-1).mean().detach(),
                  "r_correlation": redundancy.detach()}
+        p_on = torch.sigmoid(p_logits)  # the fitted prior: mask ~ Bernoulli(p_on), values ~ N(μ, σ²)
+        prior_var = p_on * (p_sigma**2 + p_mu**2) - (p_on * p_mu) ** 2
+        shift = (logits > 0).to(values.dtype) * mean_values - p_on * p_mu  # posterior_mean − prior_mean
+        stats |= usage_stats((mask > 0.5).float().mean(0), "on", shift, prior_var.clamp_min(0).sqrt())
         if self.decorrelation > 0:
             aux = aux + self.decorrelation * redundancy
         return LatentSample(r, l0, aux, stats)
@@ -276,6 +359,13 @@ class OracleLatent(nn.Module):
 
     The reverse direction (x⁺ → x) uses the negated action, which holds for displacements and
     latent differences. There is no learned prior: rollouts of an oracle run need actions.
+
+    Reference (action-conditioned predictors on frozen or self-supervised embeddings):
+        DINO-WM: World Models on Pre-trained Visual Features enable Zero-shot Planning. Gaoyue Zhou,
+        Hengkai Pan, Yann LeCun, Lerrel Pinto. ICML 2025. https://arxiv.org/abs/2411.04983
+
+        V-JEPA 2: Self-Supervised Video Models Enable Understanding, Prediction and Planning.
+        Mido Assran et al. arXiv 2025. https://arxiv.org/abs/2506.09985
     """
 
     def __init__(self, dim: int) -> None:
@@ -308,9 +398,12 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoLatent()
     if cfg.kind == "gaussian":
-        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm)
+        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm, free_bits=cfg.free_bits)
     if cfg.kind == "mixture":
-        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm)
+        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm, cfg.free_bits)
+    if cfg.free_bits > 0:
+        raise ValueError(f"model.latent.free_bits ({cfg.free_bits}) applies to the KL of gaussian and mixture latents; "
+                         f"model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
                             cfg.decorrelation)

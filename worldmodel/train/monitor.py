@@ -10,6 +10,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from worldmodel.objectives.centre import CentreStats, collapse_alarm
+from worldmodel.train.latent_monitor import LatentCollapseWatch
 
 class MetricsLog:
     """The main process's ``metrics.jsonl`` and TensorBoard events, with the collapse alarm.
@@ -22,7 +23,7 @@ class MetricsLog:
     which is not collapse), each record's ``centre_norm`` and ``residual_norm`` go through
     :func:`~worldmodel.objectives.centre.collapse_alarm` with the thresholds of ``train``; the
     first time it fires, the message is printed and stored in that record as
-    ``collapse_warning`` (and as TensorBoard text).
+    ``collapse_warning`` (and as TensorBoard text). Collapse of r: :mod:`worldmodel.train.latent_monitor`.
     """
 
     def __init__(self, run_dir: Path, train_cfg, start: int = 0) -> None:
@@ -35,6 +36,7 @@ class MetricsLog:
         self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start or None)
         self.cfg = train_cfg
         self.warned = any("collapse_warning" in record for record in kept)
+        self.latent_watch = LatentCollapseWatch(train_cfg, kept)
 
     @staticmethod
     def _records_up_to(path: Path, start: int) -> list[dict]:
@@ -63,6 +65,7 @@ class MetricsLog:
             record = record | {"collapse_warning": alarm}
             tqdm.write(f"warning: step {step}: {alarm}")
             self.writer.add_text("collapse_warning", alarm, step)
+        record = self.latent_watch.check(record)
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
         for key, value in record.items():

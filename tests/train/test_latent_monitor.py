@@ -1,0 +1,108 @@
+"""The latent-collapse watch: per-dimension usage of r in every forward pass, one warning when r dies."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from data_prep.numerical import generate_numerical
+from worldmodel.config import load_config
+from worldmodel.eval.latent_usage import latent_usage_metrics
+from worldmodel.models.latents import ACTIVE_USAGE, GaussianLatent, free_bits_reg, usage_stats
+from worldmodel.train.latent_monitor import WARNING_KEY, LatentCollapseWatch
+from worldmodel.train.loop import train
+from worldmodel.train.runs import load_run
+
+
+def test_usage_stats_count_active_dimensions_and_measure_the_posterior_shift():
+    torch.manual_seed(0)
+    kl = torch.tensor([0.5, ACTIVE_USAGE / 2, 0.0, 2.0])
+    shift = torch.randn(4096, 4) * torch.tensor([3.0, 0.0, 0.0, 0.5])
+    stats = usage_stats(kl, "kl", shift, torch.full((4096, 4), 2.0))
+    assert [stats[f"kl_dim{j}"].item() for j in range(4)] == pytest.approx(kl.tolist())
+    assert stats["active_dims"].item() == 2
+    assert stats["r_spread"].item() == pytest.approx(1.5, rel=0.05)  # std 3 over prior std 2
+
+
+def test_free_bits_charge_nothing_below_the_floor():
+    kl_dims = torch.tensor([0.1, 0.8], requires_grad=True)
+    reg = free_bits_reg(kl_dims.sum(), kl_dims, 0.5)
+    assert reg.item() == pytest.approx(0.5 + 0.8)  # Σ max(λ, KL_j)
+    reg.backward()
+    assert kl_dims.grad.tolist() == [0.0, 1.0]
+    assert free_bits_reg(kl_dims.sum(), kl_dims, 0.0).item() == pytest.approx(0.9)
+
+
+def test_a_gaussian_posterior_equal_to_its_prior_has_no_active_dimension():
+    torch.manual_seed(0)
+    latent = GaussianLatent(emb_dim=3, dim=2, hidden=8)
+    latent.posterior[-1].weight.data.zero_()  # q(r | f, f⁺) = N(b, softplus(·)²): the same for every pair
+    latent.prior[-1].weight.data.zero_()
+    latent.prior[-1].bias.data.copy_(latent.posterior[-1].bias.data)
+    stats = latent.infer(torch.randn(64, 3), torch.randn(64, 3)).stats
+    assert stats["kl"].item() == pytest.approx(0.0, abs=1e-6)
+    assert stats["active_dims"].item() == 0 and stats["r_spread"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def records(steps, active, beta=lambda step: 1.0):
+    return [{"step": s, "beta": beta(s), "active_dims": float(active(s)), "kl_dim0": 0.001, "kl_dim1": 0.002,
+             "kl": 0.003, "r_spread": 0.004} for s in steps]
+
+
+def test_the_watch_waits_for_the_warm_up_and_a_full_stretch_then_warns_once(capsys):
+    cfg = SimpleNamespace(latent_collapse_steps=30)
+    watch = LatentCollapseWatch(cfg)
+    # β rises until step 50; r is dead from step 20 on, alive once at step 90
+    log = records(range(10, 201, 10), lambda s: s < 20 or s == 90, beta=lambda s: min(s, 50) / 50)
+    checked = [watch.check(r) for r in log]
+    assert [r["step"] for r in checked if WARNING_KEY in r] == [130]  # stretch 100 … 130
+    message = next(r[WARNING_KEY] for r in checked if WARNING_KEY in r)
+    assert "for 30 steps (since step 100)" in message and "largest 0.002 in dimension 1" in message
+    assert "model.latent.free_bits" in message
+    assert capsys.readouterr().out.count("warning: step 130: latent collapse") == 1
+
+    resumed = LatentCollapseWatch(cfg, checked[:14])  # a resume after step 140 does not warn again
+    assert not any(WARNING_KEY in resumed.check(r) for r in records(range(150, 400, 10), lambda s: False))
+
+
+@pytest.fixture(scope="module")
+def numerical(tmp_path_factory):
+    return generate_numerical(tmp_path_factory.mktemp("data") / "num", dim=4, modes=1, hetero=0.0,
+                              n_train=1024, n_test=256, n_ood=256, seed=0)
+
+
+def run(data, run_dir, *extra):
+    """The shipped AdaSSL-V numerical config, short: 150 steps, KL warm-up 50, watch stretch 30 steps."""
+    cfg = load_config("configs/numerical/adassl_v.yaml", [
+        f"data.path={data}", "data.generator=null", "train.batch_size=256", "train.steps=150", "train.log_every=10",
+        "train.threads=1", "model.latent.beta_warmup_steps=50", "train.latent_collapse_steps=30", *extra])
+    train(cfg, run_dir)
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_huge_beta_kills_r_and_is_warned_about_once_free_bits_revive_it(numerical, tmp_path, capsys):
+    dead = run(numerical, tmp_path / "dead", "model.latent.beta=1000", "model.latent.beta_warmup_steps=0")
+    warned = [r for r in dead if WARNING_KEY in r]
+    assert len(warned) == 1 and warned[0]["active_dims"] == 0
+    assert max(warned[0][f"kl_dim{j}"] for j in range(6)) < ACTIVE_USAGE
+    assert f"all 6 dimensions have KL < {ACTIVE_USAGE} nats" in warned[0][WARNING_KEY]
+    assert capsys.readouterr().out.count("latent collapse") == 1
+    cfg, model = load_run(tmp_path / "dead")
+    usage = latent_usage_metrics(model, cfg.data)
+    assert usage["active_dims"] == 0 and usage["kl_nats"] < 6 * ACTIVE_USAGE
+
+    revived = run(numerical, tmp_path / "revived", "model.latent.beta=1000", "model.latent.beta_warmup_steps=0",
+                  "model.latent.free_bits=0.5")
+    assert not any(WARNING_KEY in r for r in revived)
+    assert revived[-1]["active_dims"] == 6 and revived[-1]["kl"] > 1.0
+
+
+def test_the_shipped_config_short_run_stays_silent_and_uses_r(numerical, tmp_path):
+    healthy = run(numerical, tmp_path / "healthy")
+    assert not any(WARNING_KEY in r for r in healthy)
+    assert all(r["active_dims"] == 6 for r in healthy)
+    assert healthy[-1]["kl"] > 1.0 and healthy[-1]["r_spread"] > 0.5
+    cfg, model = load_run(tmp_path / "healthy")
+    usage = latent_usage_metrics(model, cfg.data)
+    assert usage["active_dims"] == 6 and usage["kl_nats"] > 1.0 and usage["r_spread"] > 0.5

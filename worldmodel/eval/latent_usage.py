@@ -1,0 +1,37 @@
+"""How much the inferred r carries on held-out pairs: the eval.json side of the latent-collapse watch.
+
+The same per-dimension statistics as the training log (:func:`~worldmodel.models.latents.usage_stats`),
+averaged over the test split, so that eval.json says whether r is in use at all before any probe
+of r is read: a probe of a collapsed r scores near zero because r is constant, not because the
+motion is unpredictable.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.models.latents import ACTIVE_USAGE
+
+
+@torch.no_grad()
+def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, float]:
+    """Over the test split's pairs: ``kl_nats`` (gaussian, mixture: KL(q ‖ p) per pair) or ``l0``
+    (sparse: expected number of mask coordinates on), ``active_dims`` (dimensions whose mean KL, or
+    mask-on fraction, reaches :data:`ACTIVE_USAGE`) and ``r_spread`` (posterior mean minus prior mean,
+    std over the pairs, in prior standard deviations; the largest over dimensions). {} for a run
+    without a learned latent (``none``, ``oracle``)."""
+    if model.latent.dim == 0 or not hasattr(model.latent, "prior"):
+        return {}
+    sums: dict[str, float] = {}
+    count = 0
+    for batch in in_order_batches(build_dataset(data_cfg, "test"), batch_size):
+        fx, seen = model.posterior_inputs(batch)
+        stats = model.latent.infer(fx, seen, batch.get("action")).stats
+        for key, value in stats.items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(fx)
+        count += len(fx)
+    means = {key: total / count for key, total in sums.items()}
+    per_dim = [value for key, value in means.items() if key.startswith(("kl_dim", "on_dim"))]
+    metrics = {"kl_nats": means["kl"]} if "kl" in means else {"l0": means["l0"]}
+    return metrics | {"active_dims": float(sum(v >= ACTIVE_USAGE for v in per_dim)), "r_spread": means["r_spread"]}
