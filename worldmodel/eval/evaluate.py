@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from worldmodel.data import build_dataset
+from worldmodel.eval.actions import action_metrics
 from worldmodel.eval.dci import dci_scores
 from worldmodel.eval.latent_usage import latent_usage_metrics
 from worldmodel.eval.readouts import encode_pairs
@@ -161,6 +162,8 @@ def _frames_metrics(model, data_cfg) -> tuple[dict[str, float], dict[str, Linear
     for name, probe in probes.items():
         metrics[f"r2_{name}_predicted"] = probe.r2(test["prediction"], _next_truth(datasets["test"], name))
     shared, action_probes = _shared_metrics(train, test, [f"gt_{name}" for name in probes], train["video"])
+    if "action" in train:  # per action dimension, inverse dynamics, few labels, state columns
+        shared |= action_metrics(train, test, train["video"], datasets["train"].store.meta.get("columns"))
     return metrics | shared, probes | action_probes
 
 
