@@ -13,6 +13,10 @@ are unaffected and cross-validation picks among all of them).
 - completeness C_k = 1 − H_D(P̃_·k), P̃_ik = R_ik / Σ_i R_ik, averaged uniformly over factors:
   1 when every factor is captured by one code;
 - informativeness: the lasso regressions' R² on the test rows, averaged over factors.
+
+Reference:
+    A Framework for the Quantitative Evaluation of Disentangled Representations. Cian Eastwood,
+    Christopher K. I. Williams. ICLR 2018. https://openreview.net/forum?id=By-7dz-AZ
 """
 
 from __future__ import annotations

@@ -14,6 +14,21 @@ With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in th
 
 The forward pass also returns the collapse monitor's statistics (detached, see
 :func:`collapse_stats`), which the training loop logs and checks with the collapse alarm.
+
+References:
+    Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon Lee,
+    Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026. https://arxiv.org/abs/2602.02381
+    (AdaSSL: the latent r, its regulariser, the predictor t)
+
+    Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning. Jean-Bastien Grill et al.
+    NeurIPS 2020. https://arxiv.org/abs/2006.07733 (the EMA target branch)
+
+    Self-Supervised Learning from Images with a Joint-Embedding Predictive Architecture. Mahmoud
+    Assran et al. CVPR 2023. https://arxiv.org/abs/2301.08243 (prediction in embedding space, JEPA)
+
+    The Common Stability Mechanism behind most Self-Supervised Learning Approaches. Abhishek Jha,
+    Matthew B. Blaschko, Yuki M. Asano, Tinne Tuytelaars. arXiv 2024. https://arxiv.org/abs/2402.14957
+    (the centre-vector statistics of :func:`collapse_stats`)
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ gradients kept, so every prediction meets the negatives of the whole global batc
 InfoNCE: s_i = 1/τ (optionally learnable). AnInfoNCE: sim weighted per dimension by a
 learnable diagonal Λ. H-InfoNCE: s_i = softplus(h(context_i)) predicted per sample, a
 heteroscedastic model without a latent.
+
+Each class names its paper (a ``Reference:`` line).
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ class InfoNCE(nn.Module):
     """NT-Xent with an optional learnable inverse temperature.
 
     Shapes: pred, target, context (V, B, D) → scalar.
+
+    Reference:
+        Representation Learning with Contrastive Predictive Coding. Aaron van den Oord, Yazhe Li,
+        Oriol Vinyals. arXiv 2018. https://arxiv.org/abs/1807.03748
+
+        A Simple Framework for Contrastive Learning of Visual Representations. Ting Chen, Simon
+        Kornblith, Mohammad Norouzi, Geoffrey Hinton. ICML 2020. https://arxiv.org/abs/2002.05709
     """
 
     needs_ema_target = False
@@ -91,6 +100,11 @@ class AnInfoNCE(InfoNCE):
     """InfoNCE whose similarity weights each dimension by a learnable Λ = softplus(θ) (init 1).
 
     Shapes: pred, target, context (V, B, D) → scalar.
+
+    Reference:
+        InfoNCE: Identifying the Gap Between Theory and Practice. Evgenia Rusak, Patrik Reizinger,
+        Attila Juhos, Oliver Bringmann, Roland S. Zimmermann, Wieland Brendel. arXiv 2024.
+        https://arxiv.org/abs/2407.00143
     """
 
     def __init__(self, dim: int, cfg) -> None:
@@ -106,6 +120,11 @@ class HInfoNCE(InfoNCE):
 
     The scale network starts at the fixed InfoNCE temperature (last layer zero, bias set).
     Shapes: pred, target, context (V, B, D) → scalar.
+
+    Reference (why a constant temperature cannot fit paired embeddings on a sphere, Proposition 2.1):
+        Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon
+        Lee, Shahab Bakhtiari, Eilif B. Muller, Laurent Charlin. ICLR 2026.
+        https://arxiv.org/abs/2602.02381
     """
 
     def __init__(self, dim: int, cfg) -> None:
