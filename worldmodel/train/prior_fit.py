@@ -5,8 +5,9 @@ until the last step, and a symmetric run fits it to both directions of each pair
 sample r from the prior and feed it to the predictor trained on posterior draws, so the prior should
 match the final posterior on forward pairs. :func:`fit_prior` freezes everything but the prior
 network and maximises E_{r ~ q(r | f(x), f(x⁺))} log p(r | f(x)) over the training pairs, which in
-the prior's parameters is the same as minimising KL(q ‖ p). Measured on Moving digits (README):
-the sampled acceleration modes of a mixture prior moved from 16 pp off the data's to a few pp.
+the prior's parameters is the same as minimising KL(q ‖ p). Measured on Moving digits
+(docs/results/moving_digits.md): the sampled acceleration modes of a mixture prior moved from 16 pp
+off the data's to a few pp.
 """
 
 from __future__ import annotations
