@@ -117,8 +117,11 @@ def generate_camera_pan(
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_generator_parser(subparsers, "camera-pan", "a virtual camera panning over natural images", __doc__,
-                             generate_camera_pan, ("scene_scale", "change_prob", "scenes"), videos=200, frames=32)
+                             generate_camera_pan, ("scene_scale", "speed_min", "speed_max", "change_prob", "scenes"),
+                             videos=200, frames=32)
     p.add_argument("--scene-scale", type=float, default=4.0, help="scene short side in units of --size (default 4)")
+    p.add_argument("--speed-min", type=float, default=1.0, help="slowest pan, pixels per frame (default 1)")
+    p.add_argument("--speed-max", type=float, default=4.0, help="fastest pan, pixels per frame (default 4)")
     p.add_argument("--change-prob", type=float, default=0.1, help="per-frame probability of a pan/stop/reverse event")
     p.add_argument("--scenes", nargs="+", choices=SCENES, default=list(SCENES), help="photographs to pan over (default all)")
 

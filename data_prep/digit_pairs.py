@@ -27,6 +27,7 @@ from skimage.transform import resize
 
 from data_prep.image_pairs import SPLITS, write_image_pairs
 from data_prep.stroke_attributes import ATTRIBUTES, measure
+from worldmodel.cli import at_least
 
 DESCRIPTIONS = {"label": "the digit 0-9", **ATTRIBUTES}
 
@@ -75,8 +76,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("digit-pairs", help="image pairs of one digit from scikit-learn's handwritten digits",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
-    p.add_argument("--size", type=int, default=32, help="images are size x size pixels (default 32)")
-    p.add_argument("--pairs-per-image", type=int, default=4, help="pairs with each image as context (default 4)")
+    p.add_argument("--size", type=at_least(1), default=32, help="images are size x size pixels (default 32)")
+    p.add_argument("--pairs-per-image", type=at_least(1), default=4, help="pairs with each image as context (default 4)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of the images held out for test (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the pairing")
     p.set_defaults(func=run)

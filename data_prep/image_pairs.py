@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from data_prep.resize import fit_frames
+from worldmodel.cli import at_least
 from worldmodel.data.store import DatasetFolderError, save_array, write_frames, write_manifest, write_meta
 
 KIND = "image_pairs"
@@ -154,7 +155,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("src", type=Path, help="folder the image paths in pairs.csv are relative to")
     p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
     p.add_argument("--pairs", type=Path, required=True, help="CSV with columns context, target[, split, ground truth…]")
-    p.add_argument("--size", type=int, default=64, help="images are size x size pixels (default 64)")
+    p.add_argument("--size", type=at_least(1), default=64, help="images are size x size pixels (default 64)")
     p.add_argument("--pad", action="store_true", help="keep the whole image, padding to a square, instead of centre-cropping")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of pairs in test when pairs.csv has no split")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split")

@@ -38,6 +38,7 @@ from sklearn.datasets import load_digits
 
 from data_prep.render import shifted_sprite
 from data_prep.synthetic import add_generator_parser, reflect, write_generated
+from worldmodel.cli import at_least
 
 GROUND_TRUTH = {
     "position": "(x, y) of each digit's centre of mass, pixels",
@@ -146,8 +147,8 @@ def generate_mmnist(
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_generator_parser(subparsers, "mmnist", "moving digits with stochastic acceleration", __doc__,
                              generate_mmnist, ("digits", "digit_size", "accel_prob", "accel_scale"), videos=300, frames=32)
-    p.add_argument("--digits", type=int, default=1, help="digits per video (default 1; with more, the ground truth lists them in a random order)")
-    p.add_argument("--digit-size", type=int, default=20, help="digit side in pixels (default 20)")
+    p.add_argument("--digits", type=at_least(1), default=1, help="digits per video (default 1; with more, the ground truth lists them in a random order)")
+    p.add_argument("--digit-size", type=at_least(1), default=20, help="digit side in pixels (default 20)")
     p.add_argument("--accel-prob", type=float, default=0.5, help="per-frame probability of an acceleration event (default 0.5)")
     p.add_argument("--accel-scale", type=float, default=0.75, help="size of a change relative to the current speed (default 0.75)")
 

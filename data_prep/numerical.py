@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from worldmodel.cli import at_least
 from worldmodel.data.numeric import mode_probabilities, noise_std
 from worldmodel.data.store import save_array, write_manifest, write_meta
 
@@ -86,6 +87,9 @@ def generate_numerical(
     """Write a numerical pair dataset folder to ``out`` (see the module docstring)."""
     options: dict[str, Any] = dict(locals())
     options.pop("out")
+    for name in ("dim", "n_train", "n_test", "n_ood"):  # checked before the folder is made
+        if not (isinstance(options[name], int) and options[name] >= 1):
+            raise ValueError(f"--{name.replace('_', '-')} is {options[name]!r}; expected a whole number ≥ 1")
     if noise not in ("normal", "laplace"):
         raise ValueError(f"--noise {noise!r}; expected 'normal' or 'laplace'")
     if mixing_layers < 1:
@@ -142,24 +146,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("numerical", help="heteroscedastic, multimodal numerical pairs", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", help="dataset folder to write")
-    p.add_argument("--dim", type=int, default=6, help="latent and observation dimension d")
-    p.add_argument("--modes", type=int, default=3, help="number of factor blocks K that may change")
+    p.add_argument("--dim", type=at_least(1), default=6, help="latent and observation dimension d")
+    p.add_argument("--modes", type=at_least(1), default=3, help="number of factor blocks K that may change")
     p.add_argument("--noise", default="normal", choices=("normal", "laplace"), help="noise law of the change")
     p.add_argument("--noise-scale", type=float, default=0.3, help="base noise scale")
     p.add_argument("--hetero", type=float, default=1.5, help="heteroscedasticity h: σ varies by e^±h")
     p.add_argument("--mode-sharpness", type=float, default=2.0, help="how strongly z sets the mode probabilities")
-    p.add_argument("--mixing-layers", type=int, default=3, help="layers of the invertible mixing g")
+    p.add_argument("--mixing-layers", type=at_least(1), default=3, help="layers of the invertible mixing g")
     p.add_argument("--layer-gain", type=float, default=1.0,
                    help="scale of every mixing layer after the first (1.387 keeps the scale of x for deep mixing)")
-    p.add_argument("--n-train", type=int, default=50000)
-    p.add_argument("--n-test", type=int, default=10000)
-    p.add_argument("--n-ood", type=int, default=10000)
+    p.add_argument("--n-train", type=at_least(1), default=50000)
+    p.add_argument("--n-test", type=at_least(1), default=10000)
+    p.add_argument("--n-ood", type=at_least(1), default=10000)
     p.add_argument("--ood-variance", type=float, default=5.0, help="variance of z on the ood split")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> None:
-    options = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "debug")}
     out = generate_numerical(**options)
     print(f"wrote numerical dataset to {out}")

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.render import write_mp4
+from worldmodel.cli import at_least
 from worldmodel.data.store import FRAMES_KIND, save_array, write_frames, write_manifest, write_meta
 
 
@@ -33,9 +34,9 @@ def add_generator_parser(
     parser = subparsers.add_parser(name, help=summary, description=description,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
-    parser.add_argument("--videos", type=int, default=videos, help=f"number of videos (default {videos})")
-    parser.add_argument("--frames", type=int, default=frames, help=f"frames per video (default {frames})")
-    parser.add_argument("--size", type=int, default=64, help="frames are size x size pixels (default 64)")
+    parser.add_argument("--videos", type=at_least(1), default=videos, help=f"number of videos (default {videos})")
+    parser.add_argument("--frames", type=at_least(2), default=frames, help=f"frames per video (default {frames})")
+    parser.add_argument("--size", type=at_least(1), default=64, help="frames are size x size pixels (default 64)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate recorded in the manifest and mp4s (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; video v uses the stream (seed, v)")
     parser.add_argument("--mp4", action="store_true", help="also write each video as an H.264 file under OUT/mp4/")
@@ -65,6 +66,9 @@ def write_generated(
     options: the generator's options, recorded in ``meta.json`` (``videos``, ``seed``, ``fps``,
     ``mp4`` are used here).
     """
+    for name, low in (("videos", 1), ("frames", 2), ("size", 1)):  # checked before the folder is made
+        if not (isinstance(options[name], int) and options[name] >= low):
+            raise ValueError(f"{writer}: {name} is {options[name]!r}; expected a whole number ≥ {low}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "meta.json").unlink(missing_ok=True)  # unfinished until meta.json is written last

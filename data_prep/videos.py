@@ -12,7 +12,9 @@ does not depend on ``--workers``.
 
 Files that cannot be decoded (empty, not a video, no video stream, truncated) are recorded in
 the manifest as ``failed: <reason>``; the others are processed normally. The command fails
-only when no video succeeded, or with ``--strict`` when any failed.
+only when no video succeeded, or with ``--strict`` when any failed: then it writes no dataset (the
+videos decoded so far stay in ``OUT/parts/``, so a re-run after fixing or removing the bad files
+decodes only the rest).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.decoding import VideoDecodeError, decode_video, resolve_backend
+from worldmodel.cli import at_least
 from worldmodel.data.store import (
     FRAMES_KIND,
     DatasetFolderError,
@@ -54,6 +57,7 @@ class PrepSummary:
     dropped: int = 0
     frames: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    written: bool = True  # False: --strict found failures and wrote no store
 
     def line(self, out: Path) -> str:
         return (
@@ -157,8 +161,12 @@ def prepare_videos(
     backend: str = "pyav",
     workers: int = 1,
     overwrite: bool = False,
+    strict: bool = False,
 ) -> PrepSummary:
-    """Prepare (or finish preparing) the frame store ``out`` from the videos under ``src``."""
+    """Prepare (or finish preparing) the frame store ``out`` from the videos under ``src``.
+
+    ``strict``: when any video failed, write no store (``summary.written`` False, ``failures`` listed).
+    """
     if size < 1 or fps < 0 or workers < 1:
         raise ValueError(f"need size ≥ 1, fps ≥ 0 and workers ≥ 1, got size={size}, fps={fps}, workers={workers}")
     out, parts = Path(out), Path(out) / "parts"
@@ -189,6 +197,13 @@ def prepare_videos(
                 failed_rows[row["id"]] = row
             bar.update(1)
             bar.set_postfix(frames=sum(r["frames"] for r in done.values()), failed=len(failed_rows))
+    if strict:
+        earlier = {vid: store.videos[v] for vid, v in stored.items() if vid in videos}
+        failed = {vid: row for vid, row in (earlier | failed_rows).items() if row["status"] != "ok"}
+        if failed:
+            summary.failures = [(vid, row["status"].removeprefix("failed: ")) for vid, row in failed.items()]
+            summary.ok, summary.written = len(videos) - len(failed), False
+            return summary
     if not todo and store is not None and list(stored) == list(videos):
         summary.ok, summary.frames = len(stored), int(store.offsets[-1])
         return summary
@@ -253,23 +268,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", type=Path, help="folder searched recursively for videos")
     p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
-    p.add_argument("--size", type=int, default=64, help="output frames are size x size pixels (default 64)")
+    p.add_argument("--size", type=at_least(1), default=64, help="output frames are size x size pixels (default 64)")
     p.add_argument("--fps", type=float, default=10.0, help="target frame rate; 0 keeps every source frame (default 10)")
     p.add_argument("--pad", action="store_true", help="keep the whole frame, padding to a square, instead of centre-cropping")
     p.add_argument("--backend", choices=["auto", "pyav", "decord"], default="pyav", help="decoder (default pyav)")
-    p.add_argument("--workers", type=int, default=1, help="videos decoded in parallel (default 1)")
+    p.add_argument("--workers", type=at_least(1), default=1, help="videos decoded in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="delete an earlier store in OUT instead of resuming it")
-    p.add_argument("--strict", action="store_true", help="exit with an error when any video failed")
+    p.add_argument("--strict", action="store_true", help="when any video failed: exit with an error and write no dataset")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        summary = prepare_videos(args.src, args.out, args.size, args.fps, args.pad, args.backend, args.workers, args.overwrite)
-    except (FileNotFoundError, ValueError) as err:  # DatasetFolderError is a ValueError
-        raise SystemExit(f"error: {err}") from err
+    summary = prepare_videos(args.src, args.out, args.size, args.fps, args.pad, args.backend, args.workers,
+                             args.overwrite, args.strict)
     for video_id, reason in summary.failures:
         print(f"failed: {video_id}: {reason}", file=sys.stderr)
+    if not summary.written:
+        raise SystemExit(f"error: {args.src}: {len(summary.failures)} of {summary.ok + len(summary.failures)} videos "
+                         f"failed; --strict wrote no dataset to {args.out} (decoded videos kept in {args.out}/parts)")
     print(summary.line(args.out))
-    if summary.ok == 0 or (args.strict and summary.failures):
+    if summary.ok == 0:
         raise SystemExit(1)

@@ -328,6 +328,8 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             raise ConfigError(f"{path}: not valid YAML ({_first_line(err)})") from None
         if not isinstance(loaded, DictConfig):
             raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+        if not loaded:  # an empty file would train on the library defaults without a word
+            raise ConfigError(f"config {path} is empty; expected a mapping of config keys (see configs/)")
         cfg = _merge(cfg, loaded, str(path))
     if overrides:
         cfg = _merge(cfg, _parse_overrides(overrides), "command line")

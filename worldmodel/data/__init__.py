@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -13,6 +12,7 @@ from worldmodel.data.frames import FramePairs
 from worldmodel.data.generators import generator_names, generator_options, load_generator
 from worldmodel.data.images import ImagePairs
 from worldmodel.data.numeric import NumericPairs
+from worldmodel.data.store import read_meta
 
 
 def ensure_dataset(cfg) -> Path:
@@ -40,7 +40,7 @@ def _check_generated_with(path: Path, generator_args: dict) -> None:
     """A generated folder must have been written with the options the config asks for."""
     if not generator_args:
         return
-    written = json.loads((path / "meta.json").read_text()).get("options", {})
+    written = read_meta(path).get("options", {})
     differ = {k: (written.get(k), v) for k, v in generator_args.items() if written.get(k) != v}
     if differ:
         detail = ", ".join(f"{k}: folder {old!r} vs config {new!r}" for k, (old, new) in differ.items())

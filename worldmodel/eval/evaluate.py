@@ -55,8 +55,8 @@ from worldmodel.eval.latent_usage import latent_usage_metrics
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.objectives.centre import CentreStats
 from worldmodel.eval.probes import LinearProbe, classifier_accuracy, fit_ridge_probe, is_categorical, save_probes
-from worldmodel.eval.reference_motion import reference_motion_metrics
-from worldmodel.train.runs import load_run
+from worldmodel.eval.reference_motion import check_reference_motion, reference_motion_metrics
+from worldmodel.train.runs import derived_stamp, load_run, record_derived
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
@@ -68,9 +68,12 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
+    stamp = derived_stamp(run_dir)  # the model these metrics and probes come from
     torch.manual_seed(0)  # the posterior draws of encode_pairs
     # another folder (e.g. prepared with `data_prep videos`) is read as it is, not as the run's generator wrote it
     data_cfg = dataclasses.replace(cfg.data, path=str(data), generator=None, generator_args={}) if data else cfg.data
+    if reference_motion:
+        check_reference_motion(model, data_cfg)
     if data_cfg.kind == "numerical":
         metrics, probes = _numerical_metrics(model, data_cfg)
     elif data_cfg.kind == "frames":
@@ -84,6 +87,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
     save_probes(run_dir / "probes", probes)
     (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    record_derived(run_dir, ["eval.json", "probes"] + ["reference_motion.png"] * bool(reference_motion), stamp)
     return metrics
 
 

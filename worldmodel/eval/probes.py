@@ -80,8 +80,17 @@ def fit_ridge_probe(features: np.ndarray, targets: np.ndarray, groups: np.ndarra
 
 
 def is_categorical(values: np.ndarray) -> bool:
-    """Integer-valued with at most MAX_CLASSES distinct values (e.g. digit labels, event codes)."""
-    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= MAX_CLASSES
+    """Class codes: whole numbers forming a contiguous range k, k+1, …, k+K−1 with K ≤ MAX_CLASSES.
+
+    Codes are numbered consecutively (digit labels 0-9, event codes 0-3, a scene index); a
+    measured quantity that happens to be whole (an angle of 0, 3, …, 57 degrees, a size in steps
+    of 2 pixels) leaves gaps between its values and is a regression target, whatever the number
+    of values. (Arrays reach the probes as float64, so their stored dtype cannot tell.)
+    """
+    if not np.all(values == np.round(values)):
+        return False
+    distinct = np.unique(values)
+    return len(distinct) <= MAX_CLASSES and distinct[-1] - distinct[0] == len(distinct) - 1
 
 
 def classifier_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,

@@ -92,6 +92,15 @@ def dataset_reference_motion(dataset: Dataset, method: str = "phase", batch_size
     return np.concatenate([pair_reference_motion(batch, method) for batch in in_order_batches(dataset, batch_size)])
 
 
+def check_reference_motion(model, data_cfg) -> None:
+    """Raise ValueError, before any work, when the run cannot be probed against reference motion."""
+    if data_cfg.kind != "frames":
+        raise ValueError(f"--reference-motion needs a run on frames (data.kind 'frames', e.g. a folder from "
+                         f"`data_prep videos`); this run's data.kind is {data_cfg.kind!r}")
+    if model.latent.dim == 0:
+        raise ValueError("--reference-motion probes r, but this run's model.latent.kind has no r (latent dim 0)")
+
+
 def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str = "phase",
                              max_pairs: int = MAX_PAIRS) -> dict[str, float]:
     """``r2_r_to_reference_motion`` (and, with true motion, ``r2_reference_motion_to_truth`` and
@@ -99,11 +108,7 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
 
     data_cfg: the DataConfig to read (kind ``frames``); up to ``max_pairs`` pairs per split are used.
     """
-
-    if data_cfg.kind != "frames":
-        raise ValueError(f"reference motion needs data.kind 'frames' (a folder from `data_prep videos`), got {data_cfg.kind!r}")
-    if model.latent.dim == 0:
-        raise ValueError("reference motion probes r, but the run's model.latent.kind has no r (latent dim 0)")
+    check_reference_motion(model, data_cfg)
     sets = {}
     for split in ("train", "test"):
         pairs = evenly_spaced(build_dataset(data_cfg, split), max_pairs)

@@ -6,7 +6,9 @@ Writes ``RUN/rollouts/``: ``metrics.json`` (flat name → number, see
 ``<name>_truth`` (B, H+1, T), the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
 ``save_embeddings`` also ``embeddings`` (N, B, H+1, D) and ``deterministic_embeddings``), and PNGs:
 ``fan_<name>.png``, ``errors_<name>.png``, ``modes.png`` (Moving digits), ``spread.png`` (numerical).
-The start clips come from the held-out videos (test split) and leave room for the whole horizon.
+The start clips come from the held-out videos (test split) and leave room for the whole horizon;
+numerical and image-pair runs start from test pairs and roll one step (image pairs: the paired
+image's embedding, scored against that image's ground truth).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldmodel.rollout import plots
+from worldmodel.decode.store import has_decoder
+from worldmodel.rollout import plots, render
 from worldmodel.data import build_dataset
 from worldmodel.data.numeric import true_conditional_std
 from worldmodel.data.store import read_meta
@@ -29,7 +32,7 @@ from worldmodel.eval.readouts import encode_pairs
 from worldmodel.eval.probes import LinearProbe, load_probes
 from worldmodel.rollout.futures import (MODES, acceleration_modes, decode, flat_metrics, future_metrics, mean_future, sample_futures,
                                  spread_metrics)
-from worldmodel.train.runs import load_run
+from worldmodel.train.runs import check_derived, derived_stamp, load_run, record_derived
 
 TRAJECTORY_VARIABLES = ("position", "camera_position", "z")
 
@@ -59,21 +62,27 @@ def embedding_probes(probes: dict[str, LinearProbe]) -> dict[str, LinearProbe]:
 
 
 def _start_clips(cfg, horizon: int, count: int, rng: np.random.Generator):
-    """(dataset, start batch, horizon, truth(name) → (B, H+1, T), arrays naming the starts).
+    """(dataset, start batch, horizon, truth(name) → (B, H+1, T) or None, arrays naming the starts).
 
-    Frames: start clips of the test videos. Numerical: test pairs, horizon 1, truth (z, z⁺)."""
+    Frames: start clips of the test videos. Numerical: test pairs, horizon 1, truth (z, z⁺).
+    Image pairs: test pairs, horizon 1 (the paired image's embedding), truth the per-image ground
+    truth of the context and of the paired image (None for a per-pair column: it has no value per image)."""
     dataset = build_dataset(cfg.data, "test")
     if cfg.data.kind == "frames":
         index = pick_starts(dataset, horizon, count, rng)
         batch = dataset.__getitems__(list(index))
         truth = lambda name: future_truth(dataset, index, name, horizon)
         return dataset, batch, horizon, truth, {"video": batch["video"].numpy(), "start": batch["start"].numpy()}
+    index = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
+    batch = dataset.__getitems__(list(index))
     if cfg.data.kind == "numerical":
-        index = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
-        batch = dataset.__getitems__(list(index))
         truth = lambda name: torch.stack([batch["gt_z"], batch["gt_z_pos"]], dim=1).double().numpy()
         return dataset, batch, 1, truth, {"index": index}
-    raise ValueError(f"rollout: data.kind {cfg.data.kind!r} is not supported; expected 'frames' or 'numerical'")
+    ends = np.stack([dataset.images[end][dataset.pairs[index]] for end in ("context", "target")], axis=1)  # (B, 2)
+    per_image = dataset.store.ground_truth
+    truth = lambda name: (np.asarray(per_image[name][ends], dtype=np.float64).reshape(*ends.shape, -1)
+                          if name in per_image else None)
+    return dataset, batch, 1, truth, {"pair": batch["pair"].numpy()}
 
 
 def _baseline(baseline: str | Path, cfg, context: torch.Tensor, horizon: int) -> dict[str, np.ndarray]:
@@ -82,6 +91,7 @@ def _baseline(baseline: str | Path, cfg, context: torch.Tensor, horizon: int) ->
     if (base_cfg.data.kind, base_cfg.data.context, base_cfg.data.gap) != (cfg.data.kind, cfg.data.context, cfg.data.gap):
         raise ValueError(f"--baseline {baseline}: its data (kind, context, gap) differ from the run's; expected "
                          f"{(cfg.data.kind, cfg.data.context, cfg.data.gap)}")
+    check_derived(baseline, "probes")
     with torch.no_grad():
         future = mean_future(base_model, base_model.encode(context), horizon)
     return {name: decode(p, future) for name, p in embedding_probes(load_probes(Path(baseline) / "probes")).items()}
@@ -95,6 +105,8 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
+    stamp = derived_stamp(run_dir)
+    check_derived(run_dir, "probes")
     probes = load_probes(run_dir / "probes")
     if cfg.model.latent.kind == "oracle":
         raise ValueError(f"{run_dir}: an oracle-latent run has no prior to sample r from; rollouts need a learned prior")
@@ -113,7 +125,9 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
         arrays |= {"embeddings": paths.numpy(), "deterministic_embeddings": deterministic.numpy()}
     base = _baseline(baseline, cfg, batch["context"], horizon) if baseline else {}
     for name, probe in embedding_probes(probes).items():
-        decoded = {"samples": decode(probe, paths), "prior_mean": decode(probe, deterministic), "truth": truth(name)}
+        if (true := truth(name)) is None:
+            continue
+        decoded = {"samples": decode(probe, paths), "prior_mean": decode(probe, deterministic), "truth": true}
         scores = future_metrics(decoded["samples"], decoded["prior_mean"], decoded["truth"])
         if name in base:
             scores["baseline"] = np.sqrt(((base[name] - decoded["truth"]) ** 2).mean(-1)).mean(0)
@@ -135,8 +149,11 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
                     for kind in ("true", "sampled") for i, mode in enumerate(MODES)}
         arrays |= {f"modes_{key}": np.asarray(value) for key, value in modes.items()}
         plots.mode_plot(out / "modes.png", modes)
+    if cfg.data.kind == "frames" and has_decoder(run_dir):  # pixels: scores and pictures (RUN/rollouts/render)
+        metrics |= render.render_run(run_dir, cfg, dataset, batch["video"].numpy(), batch["start"].numpy(), paths, deterministic, out)
     np.savez(out / "rollouts.npz", **arrays)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    record_derived(run_dir, ["rollouts"], stamp)
     return metrics
 
 

@@ -13,13 +13,8 @@ the weights change (:class:`NonFiniteLoss`), or skips and counts up to
 every step, so all processes stop at the same step. Checkpoints: see
 :mod:`worldmodel.train.checkpoints`.
 
-Run folder::
-
-    config.yaml          the resolved config
-    metrics.jsonl        one JSON object per logged step (losses averaged over processes)
-    tb/                  TensorBoard events
-    checkpoints/step_N/  Accelerate state (model, EMA target, optimiser, scheduler, RNG) + step.json
-    model.safetensors    final weights;  run.json: input shape, steps, wall time
+Run folder: see :mod:`worldmodel.train.runs` (its contents, the lock that gives it to one
+training, and when a fresh start into it is refused).
 """
 
 from __future__ import annotations
@@ -43,6 +38,7 @@ from worldmodel.models import WorldModel
 from worldmodel.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from worldmodel.train.monitor import MetricsLog
 from worldmodel.train.prior_fit import fit_prior, has_density_prior
+from worldmodel.train.runs import claim_run
 from worldmodel.train.schedules import beta_at, ema_momentum_at, lr_factor
 
 
@@ -144,23 +140,37 @@ def _nonfinite_message(step: int, out: dict[str, torch.Tensor], seen_by: int, wo
             f"train.skip_nonfinite allows {allowed}; the weights of this step were not updated")
 
 
-def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int | None = None) -> Path:
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int | None = None,
+          overwrite: bool = False) -> Path:
     """Train the world model described by ``cfg``; returns the run folder.
 
     ``resume`` continues from the newest intact checkpoint; ``stop_at`` ends this invocation
-    after that global step with a checkpoint (for time-sliced jobs), to be resumed later.
+    after that global step with a checkpoint (for time-sliced jobs), to be resumed later;
+    ``overwrite`` deletes an earlier run in the folder first (see :func:`~worldmodel.train.runs.claim_run`).
 
     Raises:
+        RunFolderError: another training holds the folder, or it holds a run and neither
+            ``resume`` nor ``overwrite`` was given.
         NonFiniteLoss: a step's loss was NaN/inf (beyond ``train.skip_nonfinite`` skips).
         TrainingInterrupted: SIGTERM/SIGINT arrived; a checkpoint of the last step was saved.
         CheckpointError: ``resume`` found checkpoints but none intact and loadable.
     """
+    if stop_at is not None and stop_at < 1:
+        raise ConfigError(f"--stop-at {stop_at}: expected a step ≥ 1")
     run_dir = Path(run_dir)
     # step_scheduler_with_optimizer=False: the LR schedule counts optimiser steps, not steps × processes
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision, step_scheduler_with_optimizer=False)
+    lock = claim_run(run_dir, resume, overwrite) if accelerator.is_main_process else None
+    try:
+        return _train(accelerator, cfg, run_dir, resume, stop_at)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, stop_at: int | None) -> Path:
     main = accelerator.is_main_process
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     torch.manual_seed(cfg.train.seed)
     if cfg.train.threads > 0:
