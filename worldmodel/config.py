@@ -41,15 +41,22 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    kind: str = "mlp"  # mlp (vectors) | cnn | resnet18 (clips of k frames as stacked channels)
+    kind: str = "mlp"  # mlp (vectors) | cnn | resnet18 (clips of k frames as stacked channels) | vit (video ViT) | timm (a timm backbone per frame)
     hidden: int = 256  # mlp
     depth: int = 4  # mlp
     out_dim: int = 10
     width: int = 32  # cnn: channels of the first block (doubling over 4 blocks)
     projector_hidden: int = 0  # cnn, resnet18: 0 = linear head to out_dim, > 0 = projector MLP of this width
-    token_dim: int = 0  # cnn: > 0 = the embedding is the final feature map as tokens of this width (out_dim unused)
+    token_dim: int = 0  # cnn, vit: > 0 = the embedding is the final feature map as tokens of this width (out_dim unused)
     frames: str = "stacked"  # cnn: stacked (a clip's k frames as channels of one image) | separate (one shared CNN per frame, features concatenated)
     keypoints: int = 0  # cnn: > 0 = each image's features are the (x, y) of K soft-argmax keypoints of its quarter-resolution map
+    size: str = "tiny"  # vit: tiny (192 wide, 12 blocks, 3 heads) | small (384, 12, 6)
+    blocks: int = 0  # vit: transformer blocks; 0 = the size's 12
+    patch: int = 8  # vit: patch side p in pixels (frames must be multiples of it)
+    tubelet: int = 1  # vit: frames per tubelet t (k must be a multiple of it)
+    timm_name: str = ""  # timm: the timm model name, e.g. vit_small_patch14_dinov2 (created with pretrained=False)
+    weights: str = ""  # timm: safetensors file of the backbone's state dict ("" = random init); nothing is downloaded
+    freeze: bool = False  # timm: the backbone gets no gradient (only the embedding head learns), DINO-WM style
 
 
 @dataclass
@@ -135,7 +142,8 @@ class Config:
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.kind": ("numerical", "frames", "image_pairs"),
-    "model.encoder.kind": ("mlp", "cnn", "resnet18"),
+    "model.encoder.kind": ("mlp", "cnn", "resnet18", "vit", "timm"),
+    "model.encoder.size": ("tiny", "small"),
     "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
     "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
@@ -155,6 +163,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.encoder.out_dim": (1, math.inf),
     "model.encoder.token_dim": (0, math.inf),
     "model.encoder.keypoints": (0, math.inf),
+    "model.encoder.blocks": (0, math.inf),
+    "model.encoder.patch": (1, math.inf),
+    "model.encoder.tubelet": (1, math.inf),
     "model.predictor.depth": (1, math.inf),
     "model.predictor.heads": (1, math.inf),
     "model.latent.dim": (1, math.inf),
@@ -255,6 +266,9 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
             raise ConfigError(f"{source}: '{key}' is {value!r}; expected one of {list(allowed)}")
+    if OmegaConf.select(cfg, "model.encoder.kind") == "timm" and not OmegaConf.select(cfg, "model.encoder.timm_name"):
+        raise ConfigError(f"{source}: 'model.encoder.kind' is 'timm' but 'model.encoder.timm_name' is empty; "
+                          "expected a timm model name such as vit_small_patch14_dinov2")
 
 
 def _check_ranges(cfg: Config, source: str) -> None:

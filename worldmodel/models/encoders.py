@@ -7,6 +7,7 @@ import math
 from torch import Tensor, nn
 
 from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder
+from worldmodel.models.vit import TimmEncoder, VideoViT
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, depth: int, act: type[nn.Module] = nn.LeakyReLU,
@@ -40,7 +41,7 @@ class MLPEncoder(nn.Module):
 def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
     """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``.
 
-    ``mlp``: vectors (d,); ``cnn`` and ``resnet18``: clips (k, C, H, W) or images (C, H, W).
+    ``mlp``: vectors (d,); ``cnn``, ``resnet18``, ``vit`` and ``timm``: clips (k, C, H, W) or images (C, H, W).
     """
     if cfg.kind == "mlp":
         return MLPEncoder(math.prod(in_shape), cfg.hidden, cfg.depth, cfg.out_dim)
@@ -51,4 +52,9 @@ def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
         return ConvEncoder(in_shape, cfg.out_dim, cfg.width, cfg.projector_hidden, cfg.token_dim, cfg.frames, cfg.keypoints)
     if cfg.kind == "resnet18":
         return ResNet18Encoder(in_shape, cfg.out_dim, cfg.projector_hidden)
-    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected mlp, cnn or resnet18")
+    if cfg.kind == "vit":
+        return VideoViT(in_shape, cfg.out_dim, cfg.size, cfg.blocks, cfg.patch, cfg.tubelet, cfg.projector_hidden,
+                        cfg.token_dim)
+    if cfg.kind == "timm":
+        return TimmEncoder(in_shape, cfg.out_dim, cfg.timm_name, cfg.weights, cfg.freeze, cfg.projector_hidden)
+    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected mlp, cnn, resnet18, vit or timm")

@@ -1,0 +1,171 @@
+"""Transformer encoders for real video: a video ViT trained from scratch, and timm backbones loaded
+from a local weights file (frozen or fine-tuned, as DINO-WM trains on frozen DINOv2 features).
+
+Clips enter as (B, k, C, H, W) (or images (B, C, H, W)); uint8 is scaled to [0, 1] inside the model.
+
+:class:`VideoViT`: a Conv3d cuts the clip into tubelets of t frames × p × p pixels, each a token of
+``width`` channels plus a learned position; timm's transformer :class:`~timm.models.vision_transformer.Block`
+layers follow (pre-norm, as in ViT), then a LayerNorm. The embedding is the mean of the N tokens
+through the embedding head, or with ``token_dim > 0`` the N tokens themselves, each mapped to
+``token_dim`` channels and flattened to D = N·token_dim (token n at dims n·c … (n+1)·c − 1, as the
+CNN's feature-map tokens), for the token predictor, which adds r as one more token
+(``token_shape`` = (N, token_dim)). N = (k / t) · (H / p) · (W / p).
+
+:class:`TimmEncoder`: any timm model by name (``pretrained=False``: nothing is downloaded), its
+weights read from a safetensors file; each frame of the clip goes through the backbone (normalised
+with the mean and std the model was trained with), and the k pooled feature vectors, concatenated
+in time order, through a trainable embedding head.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import load_file
+from timm.models.vision_transformer import Block
+from torch import Tensor, nn
+
+from worldmodel.models.video_encoders import embedding_head
+
+SIZES = {"tiny": (192, 12, 3), "small": (384, 12, 6)}
+"""ViT sizes: (width, blocks, heads), as ViT-Ti/16 and ViT-S/16."""
+
+
+def as_clips(x: Tensor) -> Tensor:
+    """(B, k, C, H, W) or (B, C, H, W) → (B, k, C, H, W) float; uint8 is scaled to [0, 1]."""
+    clips = x if x.ndim == 5 else x.unsqueeze(1)
+    return clips.float().div(255) if clips.dtype == torch.uint8 else clips.float()
+
+
+def clip_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(k, C, H, W) of clips (k, C, H, W) or images (C, H, W) (k = 1)."""
+    return tuple(in_shape) if len(in_shape) == 4 else (1, *in_shape)
+
+
+class VideoViT(nn.Module):
+    """Video ViT from scratch: (B, k, C, H, W) → (B, out_dim), or (B, N·token_dim) tokens.
+
+    ``size`` ``tiny`` (192 wide, 12 blocks, 3 heads) or ``small`` (384, 12, 6); ``blocks`` > 0
+    overrides the depth. H and W must be multiples of ``patch``, k a multiple of ``tubelet``.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], out_dim: int, size: str = "tiny", blocks: int = 0, patch: int = 8,
+                 tubelet: int = 1, projector_hidden: int = 0, token_dim: int = 0) -> None:
+        super().__init__()
+        frames, channels, height, wide = clip_shape(in_shape)
+        if size not in SIZES:
+            raise ValueError(f"vit encoder: model.encoder.size {size!r}; expected one of {list(SIZES)}")
+        if height % patch or wide % patch:
+            raise ValueError(f"vit encoder: frame size {height}×{wide} is not divisible by model.encoder.patch {patch}")
+        if frames % tubelet:
+            raise ValueError(f"vit encoder: {frames} frames per clip are not divisible by model.encoder.tubelet {tubelet}")
+        width, depth, heads = SIZES[size]
+        self.width, self.depth, self.heads = width, blocks or depth, heads
+        n = (frames // tubelet) * (height // patch) * (wide // patch)
+        self.patch_embed = nn.Conv3d(channels, width, (tubelet, patch, patch), stride=(tubelet, patch, patch))
+        self.position = nn.Parameter(torch.zeros(1, n, width))
+        nn.init.trunc_normal_(self.position, std=0.02)
+        self.blocks = nn.Sequential(*[Block(width, heads, mlp_ratio=4.0, qkv_bias=True) for _ in range(self.depth)])
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+        if token_dim > 0:
+            self.token_shape = (n, token_dim)
+            self.out_dim = n * token_dim
+            self.head = nn.Linear(width, token_dim)
+        else:
+            self.token_shape = None
+            self.out_dim = out_dim
+            self.head = embedding_head(width, out_dim, projector_hidden)
+
+    def tokens(self, clips: Tensor) -> Tensor:
+        """(B, k, C, H, W) → (B, N, width) patch tokens after the blocks and the final norm."""
+        x = self.patch_embed(as_clips(clips).transpose(1, 2))  # (B, width, k/t, H/p, W/p)
+        return self.norm(self.blocks(x.flatten(2).transpose(1, 2) + self.position))
+
+    def forward(self, clips: Tensor) -> Tensor:
+        tokens = self.tokens(clips)
+        if self.token_shape is not None:
+            return self.head(tokens).flatten(1)
+        return self.head(tokens.mean(1))
+
+
+def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a safetensors state dict into a timm model; a bad file raises one line naming it.
+
+    timm's own checkpoint filter for the architecture runs first (it resizes a ViT's position
+    embedding to the model's image size, for instance); the classifier's weights, which a model
+    built with ``num_classes=0`` has no place for, are ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model.encoder.weights: {path} is not a file; expected a safetensors state dict")
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for a file of another format
+        raise ValueError(f"model.encoder.weights: {path} is not a readable safetensors file ({err})") from None
+    filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    if filter_fn is not None:
+        state = filter_fn(state, model)
+    classifier = model.pretrained_cfg.get("classifier") or "head"
+    own = model.state_dict()
+    state = {k: v for k, v in state.items() if k in own or not k.startswith(classifier)}
+    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if wrong or missing or unexpected:
+        raise ValueError(f"model.encoder.weights: {path} does not fit timm model {type(model).__name__}: "
+                         f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}, "
+                         f"{len(wrong)} of another shape {wrong[:2]}")
+    model.load_state_dict(state)
+
+
+class TimmEncoder(nn.Module):
+    """A timm backbone on each frame, features concatenated over the clip: (B, k, C, H, W) → (B, out_dim).
+
+    ``name``: a timm model name (``timm.list_models()``); ``weights``: a safetensors file of its state
+    dict ("" keeps the random initialisation); ``freeze``: the backbone gets no gradient and stays in
+    eval mode (BatchNorm statistics and dropout as trained), only the head learns. ``img_size`` is
+    passed to architectures that take it (ViTs), so they read frames of any size divisible by
+    their patch.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], out_dim: int, name: str, weights: str = "", freeze: bool = False,
+                 projector_hidden: int = 0) -> None:
+        super().__init__()
+        frames, channels, height, wide = clip_shape(in_shape)
+        if not timm.is_model(name):
+            raise ValueError(f"model.encoder.timm_name {name!r} is not a timm model; see timm.list_models()")
+        kwargs = dict(pretrained=False, num_classes=0, in_chans=channels)
+        try:
+            self.backbone = timm.create_model(name, img_size=(height, wide), **kwargs)
+        except TypeError:  # an architecture without an image size (CNNs)
+            self.backbone = timm.create_model(name, **kwargs)
+        if weights:
+            load_backbone_weights(self.backbone, weights)
+        self.freeze = freeze
+        self.backbone.requires_grad_(not freeze).train(not freeze)
+        mean, std = (self.backbone.pretrained_cfg.get(key) for key in ("mean", "std"))
+        if mean is None or len(mean) != channels:
+            mean, std = (0.5,) * channels, (0.5,) * channels
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.token_shape = None
+        self.out_dim = out_dim
+        self.head = embedding_head(frames * self.backbone.num_features, out_dim, projector_hidden)
+
+    def train(self, mode: bool = True) -> "TimmEncoder":
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+    def features(self, clips: Tensor) -> Tensor:
+        """(B, k, C, H, W) → (B, k·F) the backbone's pooled features of each frame, in time order."""
+        x = as_clips(clips)
+        images = (x.flatten(0, 1) - self.mean) / self.std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+            return self.backbone(images).reshape(len(x), -1)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        return self.head(self.features(clips))
