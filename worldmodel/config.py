@@ -123,6 +123,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max global gradient norm; 0 disables clipping
     skip_nonfinite: int = 0  # batches with a NaN/inf loss to skip (and count) before stopping; 0 stops at the first
     threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
+    log_with: str = "tensorboard"  # experiment tracker next to metrics.jsonl: tensorboard | wandb | mlflow | aim | none
     prior_fit_steps: int = 0  # after training: steps refitting p(r | f(x)) to the final posterior (gaussian / mixture latents)
     collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
     collapse_max_centre_norm: float = 0.9  # collapse alarm: centre norm ‖s‖ at or above this
@@ -151,6 +152,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
+    "train.log_with": ("tensorboard", "wandb", "mlflow", "aim", "none"),
 }
 
 
@@ -362,5 +364,8 @@ def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
 
 
-def config_to_dict(cfg: Config) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(cfg))
+def flat_config(cfg: Config) -> dict[str, bool | int | float | str]:
+    """The resolved config as ``{"section.key": value}`` (a mapping value such as
+    data.generator_args as its text), the form experiment trackers store parameters in."""
+    flat = {key: functools.reduce(getattr, key.split("."), cfg) for key in _schema_leaves()}
+    return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in flat.items()}

@@ -32,11 +32,12 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from worldmodel.config import Config, ConfigError, save_config
+from worldmodel.config import Config, ConfigError, flat_config, save_config
 from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from worldmodel.train.monitor import MetricsLog
+from worldmodel.train.trackers import require_tracker
 from worldmodel.train.prior_fit import fit_prior, has_density_prior
 from worldmodel.train.runs import claim_run
 from worldmodel.train.schedules import beta_at, ema_momentum_at, lr_factor
@@ -157,6 +158,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, stop_at: int |
     """
     if stop_at is not None and stop_at < 1:
         raise ConfigError(f"--stop-at {stop_at}: expected a step ≥ 1")
+    require_tracker(cfg.train.log_with)  # a missing tracker package stops the run before it starts
     run_dir = Path(run_dir)
     # step_scheduler_with_optimizer=False: the LR schedule counts optimiser steps, not steps × processes
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision, step_scheduler_with_optimizer=False)
@@ -203,7 +205,7 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
                                start, accelerator.process_index, accelerator.num_processes)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
-    log = MetricsLog(run_dir, cfg.train, start) if main else None
+    log = MetricsLog(run_dir, cfg.train, start, cfg.name, flat_config(cfg)) if main else None
     bar = tqdm(total=cfg.train.steps, initial=start, disable=not main, desc=cfg.name, dynamic_ncols=True,
                mininterval=1.0)
 
