@@ -11,7 +11,7 @@ from worldmodel import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = cli.parser(__doc__)
+    parser = cli.parser(__doc__, prog="eval.py")
     parser.add_argument("--run", required=True, help="run folder written by train.py")
     parser.add_argument("--data", help="dataset folder to probe (default: the run's data.path)")
     parser.add_argument("--reference-motion", choices=["phase"],

@@ -13,7 +13,7 @@ from worldmodel import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = cli.parser(__doc__)
+    parser = cli.parser(__doc__, prog="rollout.py")
     parser.add_argument("--run", required=True, help="run folder written by train.py and evaluated by eval.py")
     parser.add_argument("--starts", type=cli.at_least(1), default=16, help="start clips from the held-out videos (default 16)")
     parser.add_argument("--samples", type=cli.at_least(1), default=32, help="sampled futures per start (default 32)")

@@ -18,7 +18,7 @@ from worldmodel import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = cli.parser(__doc__)
+    parser = cli.parser(__doc__, prog="train.py")
     parser.add_argument("--config", required=True, help="experiment YAML under configs/")
     parser.add_argument("--run-dir", help="run folder (default runs/<name>/seed<seed>)")
     parser.add_argument("--resume", action="store_true",
