@@ -40,8 +40,9 @@ def run_one(family: str, method: str, seed: int, out: Path, overrides: list[str]
     if done.is_file():  # finished by an earlier invocation: reuse it
         return json.loads(done.read_text())
     start = time.perf_counter()
+    # --resume: a run an earlier invocation left unfinished continues from its checkpoint (none: from step 0)
     train = [sys.executable, "train.py", "--config", f"configs/{family}/{method}.yaml", "--run-dir", str(run_dir),
-             f"train.seed={seed}", *overrides]
+             "--resume", f"train.seed={seed}", *overrides]
     for cmd in (train, [sys.executable, "eval.py", "--run", str(run_dir)]):
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = json.loads((run_dir / "eval.json").read_text())
