@@ -126,3 +126,15 @@ def test_config_checks_the_new_encoder_options():
         load_config(None, ["model.encoder.kind=vit", "model.encoder.size=huge"])
     with pytest.raises(ConfigError, match="'model.encoder.patch' is 0"):
         load_config(None, ["model.encoder.patch=0"])
+
+
+@pytest.mark.cuda
+def test_vit_on_cuda_under_bf16_autocast_agrees_with_fp32_on_cpu():
+    torch.manual_seed(0)
+    vit = VideoViT((2, 3, 32, 32), out_dim=16, blocks=2, patch=8, tubelet=2)
+    clips = random_clips()
+    expected = vit(clips)
+    vit = vit.cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = vit(clips.cuda()).float().cpu()
+    assert (out - expected).abs().max() < 0.05 * expected.abs().max()
