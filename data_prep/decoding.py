@@ -8,6 +8,11 @@ Resampling by timestamps: output frame k shows the time t_k = k / fps (times cou
 first frame) and is the last source frame whose time is ≤ t_k (within a tenth of a source frame
 interval, to absorb rounding); the video lasts until its last frame time + 1 / source fps, and
 output frames exist for every t_k before that. ``fps=0`` keeps every source frame.
+
+Shot cuts (:class:`ShotCuts`): a hard cut between two consecutive output frames shows as a jump of
+their colour histograms (4 bins per channel, 64 joint bins): the total-variation distance between
+the two histograms (0 … 1) exceeds a threshold. A pan or a moving object changes where colours
+are, little how much of each there is; a cut to another scene replaces the palette.
 """
 
 from __future__ import annotations
@@ -69,9 +74,9 @@ def _rgb_view(frame: av.VideoFrame) -> np.ndarray:
     return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3)
 
 
-def _pyav_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
-    """Yields (n ≤ CHUNK, H, W, 3) uint8 chunks of resampled full-size frames. The chunk is a
-    reused buffer: consume it before asking for the next."""
+def _pyav_chunks(path: Path, fps: float, info: dict) -> Iterator[np.ndarray]:
+    """Yields (n ≤ CHUNK, H, W, 3) uint8 chunks of resampled full-size frames (``info["source_fps"]``
+    set). The chunk is a reused buffer: consume it before asking for the next."""
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream")
@@ -80,6 +85,7 @@ def _pyav_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
             raise VideoDecodeError("unknown frame rate")
+        info["source_fps"] = float(rate)
         timed = ((f.time, f) for f in container.decode(stream))
         buffer, n = np.empty((0, 0, 0, 3), np.uint8), 0
         for frame, repeats in resample(timed, float(rate), fps):
@@ -100,8 +106,8 @@ def _pyav_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
             yield buffer[:n]
 
 
-def _decord_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
-    """Yields (n, H, W, 3) uint8 chunks of resampled full-size frames."""
+def _decord_chunks(path: Path, fps: float, info: dict) -> Iterator[np.ndarray]:
+    """Yields (n, H, W, 3) uint8 chunks of resampled full-size frames (``info["source_fps"]`` set)."""
     import decord
 
     try:
@@ -109,6 +115,7 @@ def _decord_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
         if len(reader) == 0:
             raise VideoDecodeError("no decodable frames")
         times = reader.get_frame_timestamp(range(len(reader)))[:, 0]
+        info["source_fps"] = float(reader.get_avg_fps())
         picked = list(resample(zip(times.tolist(), range(len(reader))), reader.get_avg_fps(), fps))
         for start in range(0, len(picked), CHUNK):
             index, repeats = zip(*picked[start : start + CHUNK])
@@ -121,7 +128,7 @@ def _decord_chunks(path: Path, fps: float) -> Iterator[np.ndarray]:
         raise VideoDecodeError(_first_line(err)) from err
 
 
-BACKENDS: dict[str, Callable[[Path, float], Iterator[np.ndarray]]] = {"pyav": _pyav_chunks, "decord": _decord_chunks}
+BACKENDS: dict[str, Callable[[Path, float, dict], Iterator[np.ndarray]]] = {"pyav": _pyav_chunks, "decord": _decord_chunks}
 
 
 def resolve_backend(name: str) -> str:
@@ -137,17 +144,26 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def decode_video(path: str | Path, size: int, fps: float, pad: bool = False, backend: str = "pyav") -> Iterator[np.ndarray]:
+def decode_video(path: str | Path, size: int, fps: float, pad: bool = False, backend: str = "pyav",
+                 info: dict | None = None) -> Iterator[np.ndarray]:
     """Yield the video's frames as (n, size, size, 3) uint8 chunks, resampled to ``fps``.
+
+    ``info``, when given, receives the source's ``source_fps``, ``source_height``, ``source_width``
+    and ``cropped``, the fraction of its frame area that the centre crop cuts off (0 with ``pad``).
 
     Raises :class:`VideoDecodeError` with a one-line reason for files that are empty, not
     videos, without a video stream, or that fail to decode part-way.
     """
     path = Path(path)
+    info = {} if info is None else info
     if path.stat().st_size == 0:
         raise VideoDecodeError("empty file")
     try:
-        for chunk in BACKENDS[resolve_backend(backend)](path, fps):
+        for chunk in BACKENDS[resolve_backend(backend)](path, fps, info):
+            if "source_height" not in info:
+                height, width = chunk.shape[1:3]
+                info.update(source_height=height, source_width=width,
+                            cropped=0.0 if pad else 1 - min(height, width) / max(height, width))
             yield fit_frames(chunk, size, pad)
     except av.FFmpegError as err:
         during = "" if err.filename == str(path) else " while decoding (truncated or corrupt stream)"
@@ -157,3 +173,37 @@ def decode_video(path: str | Path, size: int, fps: float, pad: bool = False, bac
 def _first_line(err: BaseException) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return (lines[0] if lines else type(err).__name__)[:200]
+
+
+def colour_histograms(frames: np.ndarray, bins: int = 4) -> np.ndarray:
+    """(n, H, W, 3) uint8 → (n, bins³) joint RGB histograms, each summing to 1."""
+    n, h, w, _ = frames.shape
+    q = (frames.astype(np.int64) * bins) >> 8  # (n, H, W, 3) bin per channel
+    joint = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2] + np.arange(n)[:, None, None] * bins**3
+    return np.bincount(joint.ravel(), minlength=n * bins**3).reshape(n, bins**3) / (h * w)
+
+
+class ShotCuts:
+    """Finds hard cuts in a stream of frame chunks: ``cuts`` lists the index of each frame that
+    starts a new shot (the first frame is 0; a cut at t splits frames [.., t) from [t, ..)).
+
+    A cut is a total-variation distance above ``threshold`` between the :func:`colour_histograms`
+    of two consecutive frames; ``threshold`` 0 finds none.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.cuts: list[int] = []
+        self.seen = 0
+        self.previous: np.ndarray | None = None
+
+    def update(self, frames: np.ndarray) -> None:
+        """Read the next (n, H, W, 3) chunk of the stream."""
+        if self.threshold <= 0 or len(frames) == 0:
+            return
+        hist = colour_histograms(frames)
+        stacked = hist if self.previous is None else np.concatenate([self.previous[None], hist])
+        first = self.seen + len(frames) - len(stacked) + 1  # the frame after the first of ``stacked``
+        distance = 0.5 * np.abs(np.diff(stacked, axis=0)).sum(-1)
+        self.cuts += [first + int(i) for i in np.flatnonzero(distance > self.threshold)]
+        self.previous, self.seen = hist[-1], self.seen + len(frames)

@@ -4,7 +4,8 @@ A dataset folder holds:
 
 - ``meta.json``: format version, the writer, its options, and kind-specific fields;
 - ``manifest.csv``: one row per source (video, image group, or generated split) with columns
-  ``id, path, frames, fps, height, width, status`` (``ok`` or ``failed: <reason>``);
+  ``id, path, frames, fps, height, width, status`` (``ok`` or ``failed: <reason>``), and optionally
+  :data:`MANIFEST_OPTIONAL` columns (kept as text);
 - named arrays as ``.npy`` files, opened memory-mapped so that random access costs no decoding.
 
 Writes are atomic: every file is written under a temporary name and renamed into place, so a
@@ -24,6 +25,9 @@ import numpy as np
 
 FORMAT_VERSION = 1
 MANIFEST_COLUMNS = ("id", "path", "frames", "fps", "height", "width", "status")
+MANIFEST_OPTIONAL = ("source", "shot", "source_fps", "source_height", "source_width", "cropped")
+"""Columns a writer may add: the source video a row was cut from and the shot's number in it, the
+source's frame rate and resolution, and the fraction of its frame area cut off by the crop."""
 
 
 class DatasetFolderError(ValueError):
@@ -90,14 +94,16 @@ def read_meta(folder: str | os.PathLike, kind: str | None = None) -> dict[str, A
 
 
 def write_manifest(folder: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Write ``manifest.csv`` with the contract's columns, atomically."""
+    """Write ``manifest.csv`` with the contract's columns (and the optional ones any row has), atomically."""
     path = Path(folder) / "manifest.csv"
     tmp = _atomic_target(path)
+    rows = list(rows)
+    columns = [*MANIFEST_COLUMNS, *(col for col in MANIFEST_OPTIONAL if any(col in row for row in rows))]
     with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({col: row[col] for col in MANIFEST_COLUMNS})
+            writer.writerow({col: row[col] if col in MANIFEST_COLUMNS else row.get(col, "") for col in columns})
     os.replace(tmp, path)
 
 
@@ -108,7 +114,7 @@ def _parse_manifest_row(row: dict[str | None, Any], where: str) -> dict[str, Any
     if len(extra) or None in values:
         raise DatasetFolderError(f"{where}: {len(values) - values.count(None) + len(extra)} fields, "
                                  f"expected {len(MANIFEST_COLUMNS)} ({', '.join(MANIFEST_COLUMNS)})")
-    parsed = {col: row[col] for col in MANIFEST_COLUMNS}
+    parsed = {col: row[col] for col in (*MANIFEST_COLUMNS, *MANIFEST_OPTIONAL) if col in row}
     for col in ("frames", "height", "width"):
         try:
             parsed[col] = int(row[col])
