@@ -20,8 +20,8 @@ over with a notice. A folder that holds a trained model, checkpoints or derived 
 to a fresh start: continue it (``resume``) or clear it (``overwrite``: the training and derived
 files above are deleted, nothing else).
 
-Provenance: a writer of a derived file takes :func:`derived_stamp` *before* it loads the model and
-records it with :func:`record_derived` after writing; a reader calls :func:`check_derived`, which
+Provenance: a writer of a derived file takes :func:`derived_stamp` right after it loads the model
+(:func:`load_run`) and records it with :func:`record_derived` after writing; a reader calls :func:`check_derived`, which
 refuses a file recorded from another model.safetensors (the run was trained again), one without a
 record, and any while a training holds the folder.
 """
@@ -199,7 +199,7 @@ def model_hash(run_dir: str | Path) -> str:
 
 
 def derived_stamp(run_dir: str | Path) -> dict[str, str]:
-    """``{"model_sha256": …}`` of the model now in ``run_dir``: take it before loading the model."""
+    """``{"model_sha256": …}`` of the model now in ``run_dir``: take it right after loading the model."""
     return {"model_sha256": model_hash(run_dir)}
 
 
