@@ -81,6 +81,7 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("reader", ["worldmodel.train.runs", "worldmodel.eval.evaluate", "worldmodel.rollout.report"])
+@pytest.mark.parametrize("reader", ["worldmodel.train.runs", "worldmodel.eval.evaluate", "worldmodel.rollout.report",
+                                    "worldmodel.api"])
 def test_readers_of_a_run_do_not_load_the_training_loop(reader):
     assert "worldmodel.train.loop" not in reachable(library_graph(), reader)
