@@ -71,6 +71,7 @@ class LatentConfig:
     value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
     decorrelation: float = 0.0  # sparse: weight of the squared off-diagonal correlations of r's coordinates over the batch
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
+    codes: int = 16  # K, codebook size of the vector-quantised latent (vq); beta weights its commitment loss
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
 
 
@@ -146,7 +147,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.encoder.kind": ("mlp", "cnn", "resnet18", "vit", "timm"),
     "model.encoder.size": ("tiny", "small"),
     "model.encoder.frames": ("stacked", "separate"),
-    "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle"),
+    "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle", "vq"),
     "model.predictor.kind": ("additive", "mlp", "modular", "tokens"),
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol"),
     "objective.similarity": ("cosine", "l2"),
@@ -172,6 +173,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.predictor.heads": (1, math.inf),
     "model.latent.dim": (1, math.inf),
     "model.latent.components": (1, math.inf),
+    "model.latent.codes": (2, math.inf),
     "model.latent.value_noise": (0.0, math.inf),
     "model.latent.decorrelation": (0.0, math.inf),
     "model.latent.free_bits": (0.0, math.inf),
@@ -350,17 +352,6 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     if overrides:
         cfg = _merge(cfg, _parse_overrides(overrides), "command line")
     source = " + ".join(filter(None, [str(path) if path else "", "command line" if overrides else ""])) or "defaults"
-    return _resolve(cfg, source)
-
-
-def config_from_dict(tree: dict[str, Any], source: str) -> Config:
-    """A :class:`Config` from a nested mapping of config keys (e.g. a saved model's config.json),
-    checked as :func:`load_config` checks a file; errors name ``source``."""
-    return _resolve(_merge(OmegaConf.structured(Config), OmegaConf.create(tree), source), source)
-
-
-def _resolve(cfg: DictConfig, source: str) -> Config:
-    """The checked :class:`Config` of a merged tree: choices, interpolations, ranges."""
     _check_choices(cfg, source)
     try:
         resolved = OmegaConf.to_object(cfg)
@@ -373,11 +364,6 @@ def _resolve(cfg: DictConfig, source: str) -> Config:
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the fully resolved config as YAML (readable by :func:`load_config`)."""
     Path(path).write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-
-
-def config_to_dict(cfg: Config) -> dict[str, Any]:
-    """The resolved config as nested plain mappings (JSON-able; read back with :func:`config_from_dict`)."""
-    return OmegaConf.to_container(OmegaConf.structured(cfg))
 
 
 def flat_config(cfg: Config) -> dict[str, bool | int | float | str]:

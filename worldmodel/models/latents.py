@@ -11,7 +11,7 @@ Every latent kind has the same interface:
 - ``prior_mean(fx) -> (B, R)``: the single deterministic prior prediction.
 
 Kinds: ``none`` (R=0), ``gaussian`` (AdaSSL-V), ``mixture`` (AdaSSL-V with a Gaussian-mixture
-prior, for multimodal r), ``sparse`` (AdaSSL-S), ``oracle`` (r given).
+prior, for multimodal r), ``sparse`` (AdaSSL-S), ``oracle`` (r given), ``vq`` (LAPO's quantised latent action).
 
 Reference:
     Self-Supervised Learning from Structural Invariance. Yipeng Zhang, Hafez Ghaemi, Jungyoon Lee,
@@ -393,6 +393,103 @@ class OracleLatent(nn.Module):
         raise NotImplementedError("an oracle latent has no prior mean: pass the actions instead")
 
 
+class VQLatent(nn.Module):
+    """LAPO-style latent action: inverse dynamics z_e = g(f(x), f(x⁺)) (B, R) through a vector-quantised
+    bottleneck of K codes (VQ-VAE), so r is one of K learned vectors.
+
+    r = z_e + sg(e_k − z_e) with k = argmin_j ‖z_e − e_j‖: the forward value is the code e_k, the
+    gradient reaches z_e unchanged (straight-through). reg = ‖z_e − sg(e_k)‖² summed over the R
+    dimensions, mean over the batch (the commitment loss, weighted by β). The codebook (K, R) is
+    not trained by gradients but follows an exponential moving average (decay ``decay``) of the
+    z_e assigned to each code, with Laplace smoothing of the counts; it starts from the first
+    training batch's z_e, and a code left (nearly) unused (EMA count < 1 pair per batch) restarts
+    at a z_e of the batch. A categorical prior p(k | f(x)) is fitted on stop-gradient copies
+    (``aux``, cross-entropy to the chosen codes) so that rollouts can sample r = e_k.
+    Logged: ``commitment`` and ``perplexity`` = exp(entropy of the batch's code usage) (1 … K).
+
+    Reference:
+        Learning to Act without Actions (LAPO). Dominik Schmidt, Minqi Jiang. ICLR 2024.
+        https://arxiv.org/abs/2312.10812
+        Neural Discrete Representation Learning (VQ-VAE). Aaron van den Oord, Oriol Vinyals, Koray
+        Kavukcuoglu. NeurIPS 2017. https://arxiv.org/abs/1711.00937
+    """
+
+    def __init__(self, emb_dim: int, dim: int, hidden: int, codes: int, decay: float = 0.99,
+                 batch_norm: bool = False) -> None:
+        super().__init__()
+        if codes < 2:
+            raise ValueError(f"model.latent.codes must be ≥ 2, got {codes}")
+        self.dim, self.codes, self.decay = dim, codes, decay
+        self.dead_count = 1.0  # a code chosen by fewer than one pair per batch (EMA) is restarted
+        self.posterior = latent_mlp(2 * emb_dim, hidden, dim, batch_norm)
+        self.prior = latent_mlp(emb_dim, hidden, codes, batch_norm)
+        self.register_buffer("codebook", torch.randn(codes, dim))
+        self.register_buffer("ema_count", torch.ones(codes))
+        self.register_buffer("ema_sum", self.codebook.clone())
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    def quantise(self, z_e: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """z_e (B, R) → (r (B, R) straight-through codes, code index (B,), commitment loss scalar)."""
+        index = torch.cdist(z_e, self.codebook.to(z_e.dtype)).argmin(-1)
+        z_q = self.codebook[index].to(z_e.dtype)
+        commitment = (z_e - z_q).pow(2).sum(-1).mean()
+        return z_e + (z_q - z_e).detach(), index, commitment
+
+    @torch.no_grad()
+    def _initialise(self, z_e: Tensor) -> None:
+        """Codes drawn from the rows of the first training batch's z_e (B, R), slightly perturbed."""
+        rows = torch.randint(len(z_e), (self.codes,), device=z_e.device)
+        self.codebook.copy_(z_e[rows] + 1e-3 * torch.randn_like(self.codebook))
+        self.ema_sum.copy_(self.codebook)
+        self.ema_count.fill_(1.0)
+        self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def _update_codebook(self, z_e: Tensor, index: Tensor) -> None:
+        """EMA of the counts and sums of the z_e (B, R) assigned to each code (index (B,));
+        codebook = sum / Laplace-smoothed count."""
+        one_hot = F.one_hot(index, self.codes).to(z_e.dtype)
+        self.ema_count.mul_(self.decay).add_(one_hot.sum(0), alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(one_hot.T @ z_e, alpha=1 - self.decay)
+        total = self.ema_count.sum()
+        smoothed = (self.ema_count + 1e-5) / (total + self.codes * 1e-5) * total
+        self.codebook.copy_(self.ema_sum / smoothed[:, None])
+        dead = self.ema_count < self.dead_count
+        if dead.any():  # restart unused codes at random z_e of the batch (as in Jukebox), so none stays idle
+            rows = torch.randint(len(z_e), (int(dead.sum()),), device=z_e.device)
+            self.codebook[dead] = z_e[rows]
+            self.ema_sum[dead] = z_e[rows]
+            self.ema_count[dead] = 1.0
+
+    def _encode(self, fx: Tensor, fx_pos: Tensor) -> Tensor:
+        return self.posterior(torch.cat([fx, fx_pos], dim=-1)).float()
+
+    def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
+        z_e = self._encode(fx, fx_pos)
+        if self.training and not self.initialised:
+            self._initialise(z_e.detach())
+        r, index, commitment = self.quantise(z_e)
+        if self.training:
+            self._update_codebook(z_e.detach(), index)
+        aux = F.cross_entropy(self.prior(fx.detach()).float(), index)
+        usage = torch.bincount(index, minlength=self.codes).float() / len(index)
+        perplexity = torch.exp(-(usage * torch.log(usage.clamp_min(1e-12))).sum())
+        return LatentSample(r, commitment, aux, {"commitment": commitment.detach(), "perplexity": perplexity})
+
+    def posterior_mean(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> Tensor:
+        """The pair's code e_k (B, R)."""
+        return self.quantise(self._encode(fx, fx_pos))[0]
+
+    def sample_prior(self, fx: Tensor, n: int) -> Tensor:
+        """n draws (n, B, R): k ~ p(k | f(x)), r = e_k."""
+        k = torch.distributions.Categorical(logits=self.prior(fx).float()).sample((n,))
+        return self.codebook[k]
+
+    def prior_mean(self, fx: Tensor) -> Tensor:
+        """Σ_k p(k | f(x)) e_k: (B, R)."""
+        return torch.softmax(self.prior(fx).float(), -1) @ self.codebook
+
+
 def build_latent(cfg, emb_dim: int) -> nn.Module:
     """Latent kind named by ``cfg.kind`` (a LatentConfig) for embeddings of size emb_dim."""
     if cfg.kind == "none":
@@ -409,4 +506,6 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
                             cfg.decorrelation)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
-    raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse or oracle")
+    if cfg.kind == "vq":
+        return VQLatent(emb_dim, cfg.dim, cfg.hidden, cfg.codes, batch_norm=cfg.batch_norm)
+    raise ValueError(f"model.latent.kind {cfg.kind!r}; expected none, gaussian, mixture, sparse, oracle or vq")
