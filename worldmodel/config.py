@@ -352,6 +352,17 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     if overrides:
         cfg = _merge(cfg, _parse_overrides(overrides), "command line")
     source = " + ".join(filter(None, [str(path) if path else "", "command line" if overrides else ""])) or "defaults"
+    return _resolve(cfg, source)
+
+
+def config_from_dict(tree: dict[str, Any], source: str) -> Config:
+    """A :class:`Config` from a nested mapping of config keys (e.g. a saved model's config.json),
+    checked as :func:`load_config` checks a file; errors name ``source``."""
+    return _resolve(_merge(OmegaConf.structured(Config), OmegaConf.create(tree), source), source)
+
+
+def _resolve(cfg: DictConfig, source: str) -> Config:
+    """The checked :class:`Config` of a merged tree: choices, interpolations, ranges."""
     _check_choices(cfg, source)
     try:
         resolved = OmegaConf.to_object(cfg)
@@ -364,6 +375,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the fully resolved config as YAML (readable by :func:`load_config`)."""
     Path(path).write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The resolved config as nested plain mappings (JSON-able; read back with :func:`config_from_dict`)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg))
 
 
 def flat_config(cfg: Config) -> dict[str, bool | int | float | str]:
