@@ -1,0 +1,90 @@
+"""What the decoder is fitted on: frozen embeddings of clips paired with the clips' last frames.
+
+Two kinds of input, both computed once with the frozen model (no gradient reaches it):
+
+- ``f(x)`` of every context and target clip of the split's pairs (each distinct clip once) → the
+  clip's last frame, so the decoder reads real embeddings;
+- the one-step prediction t(f(x), r̄) with r̄ the posterior mean of r given the pair → the last frame
+  of the target clip, so it also reads the predictor's outputs, which rollouts are made of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from worldmodel.data.frames import FramePairs
+
+
+@dataclass
+class DecoderData:
+    """``inputs`` (M, D) float32 embeddings; ``frame`` (M,) int64 row of ``frames`` each must decode
+    to; ``frames`` (F, C, H, W) uint8 the distinct target frames; ``kind`` (M,) 0 embedding, 1 prediction."""
+
+    inputs: Tensor
+    frame: Tensor
+    frames: Tensor
+    kind: Tensor
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def clip_frames(dataset: FramePairs, first: np.ndarray) -> Tensor:
+    """Clips of the dataset's context length starting at global frames ``first`` (S,) → (S, k, C, H, W) uint8."""
+    index = np.asarray(first, dtype=np.int64)[:, None] + np.arange(dataset.context)
+    return torch.from_numpy(np.ascontiguousarray(dataset.store.gather(index).transpose(0, 1, 4, 2, 3)))
+
+
+def frames_at(dataset: FramePairs, index: np.ndarray) -> Tensor:
+    """Frames at global indices ``index`` (S,) → (S, C, H, W) uint8."""
+    frames = dataset.store.gather(np.asarray(index, dtype=np.int64)[:, None])[:, 0]
+    return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+
+
+@torch.no_grad()
+def encode_clips(model, dataset: FramePairs, first: np.ndarray, batch_size: int = 256) -> Tensor:
+    """f of the clips starting at global frames ``first`` (S,) → (S, D) float32."""
+    return torch.cat([model.encode(clip_frames(dataset, first[i : i + batch_size])).float()
+                      for i in range(0, len(first), batch_size)])
+
+
+@torch.no_grad()
+def decoder_data(model, dataset: FramePairs, predictions: bool = True, batch_size: int = 256) -> DecoderData:
+    """Embeddings (and, with ``predictions``, posterior-mean one-step predictions) of a split's pairs
+    with their target frames, see the module docstring."""
+    starts = np.unique(np.concatenate([dataset.first, dataset.first + dataset.gap]))
+    embeddings = encode_clips(model, dataset, starts, batch_size)
+    frames = frames_at(dataset, starts + dataset.context - 1)  # (S, C, H, W): each clip's last frame
+    inputs, frame, kind = [embeddings], [torch.arange(len(starts))], [torch.zeros(len(starts), dtype=torch.long)]
+    if predictions:
+        context_row = np.searchsorted(starts, dataset.first)
+        target_row = np.searchsorted(starts, dataset.first + dataset.gap)
+        predicted = []
+        for i in range(0, len(dataset), batch_size):
+            rows = slice(i, i + batch_size)
+            fx, fx_pos = embeddings[context_row[rows]], embeddings[target_row[rows]]
+            action = dataset.__getitems__(list(range(i, min(i + batch_size, len(dataset))))).get("action")
+            r = model.latent.posterior_mean(fx, fx_pos, action)
+            predicted.append(model.predictor(fx, r).float())
+        inputs.append(torch.cat(predicted))
+        frame.append(torch.from_numpy(target_row))
+        kind.append(torch.ones(len(dataset), dtype=torch.long))
+    return DecoderData(torch.cat(inputs), torch.cat(frame).long(), frames, torch.cat(kind))
+
+
+def future_frames(dataset: FramePairs, first: np.ndarray, horizon: int) -> Tensor:
+    """True frames of rollouts from the context clips starting at global frames ``first`` (B,): the last
+    context frame and every ``gap`` frames after it → (B, H+1, C, H, W) uint8."""
+    index = (np.asarray(first, dtype=np.int64) + dataset.context - 1)[:, None] + dataset.gap * np.arange(horizon + 1)
+    return torch.from_numpy(np.ascontiguousarray(dataset.store.gather(index).transpose(0, 1, 4, 2, 3)))
+
+
+def mean_frame(dataset: FramePairs) -> Tensor:
+    """(C, H, W) float in [0, 1]: the mean of the frames the dataset's clips end on."""
+    last = np.unique(np.concatenate([dataset.first, dataset.first + dataset.gap])) + dataset.context - 1
+    total = sum(frames_at(dataset, last[i : i + 1024]).double().sum(0) for i in range(0, len(last), 1024))
+    return (total / (255 * len(last))).float()

@@ -1,0 +1,190 @@
+"""Rollouts rendered as pictures: decoded futures side by side, as PNG grids, GIF / MP4 and a contact sheet.
+
+For each start clip the rows are the true future (when known), the prior-mean future and the first
+``shown`` sampled futures; the columns are the rollout steps, step h showing the frame h·gap frames
+after the last context frame (step 0: that frame itself, or its decoded embedding). Written to
+``OUT/render/``:
+
+- ``start_<i>.png``: the grid, labelled (matplotlib), titled with the run and the start clip;
+- ``start_<i>.gif`` and ``start_<i>.mp4``: the same futures animated over the steps, one row of
+  tiles (true, prior mean, samples …) under a label strip, ``fps`` steps per second (GIF: Pillow, exact
+  palette for grey frames; MP4: PyAV, H.264);
+- ``contact_sheet.png``: every start's grid (true, prior mean and three samples) on one page.
+
+Decoding is batched: all frames of all starts go through the decoder at once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import av
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+GAP_PX = 2  # blank pixels between tiles
+SHEET_SAMPLES = 3
+
+
+def mosaic(tiles: np.ndarray) -> np.ndarray:
+    """(R, T, C, H, W) float frames in [0, 1] → (R·(H+g)−g, T·(W+g)−g, C) uint8 image, g = GAP_PX white pixels."""
+    rows, steps, channels, height, width = tiles.shape
+    out = np.full((rows * (height + GAP_PX) - GAP_PX, steps * (width + GAP_PX) - GAP_PX, channels), 255, np.uint8)
+    pixels = np.round(np.clip(tiles, 0, 1) * 255).astype(np.uint8).transpose(0, 1, 3, 4, 2)
+    for r in range(rows):
+        for t in range(steps):
+            y, x = r * (height + GAP_PX), t * (width + GAP_PX)
+            out[y : y + height, x : x + width] = pixels[r, t]
+    return out
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def label_strip(labels: list[str], tile_width: int, height: int = 14) -> np.ndarray:
+    """(height, len(labels)·(tile_width+g)−g, 3) uint8: each label centred over its tile, black on white."""
+    width = len(labels) * (tile_width + GAP_PX) - GAP_PX
+    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    for i, label in enumerate(labels):
+        fig.text((i * (tile_width + GAP_PX) + tile_width / 2) / width, 0.5, label, ha="center", va="center", fontsize=6)
+    fig.canvas.draw()
+    strip = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return strip
+
+
+def animation_frames(rows: np.ndarray, labels: list[str], scale: int = 1) -> np.ndarray:
+    """(R, T, C, H, W) futures → (T, h, w, 3) uint8 frames: at step t one row of the R tiles under a label strip,
+    tiles enlarged ``scale`` times (nearest)."""
+    rows = rows.repeat(scale, axis=-2).repeat(scale, axis=-1)
+    strips = [_as_rgb(mosaic(rows[:, t][None])) for t in range(rows.shape[1])]
+    header = label_strip(labels, rows.shape[-1])
+    return np.stack([np.concatenate([header, strip]) for strip in strips])
+
+
+def write_gif(path: Path, frames: np.ndarray, fps: float) -> np.ndarray:
+    """Write (T, h, w, 3) uint8 frames as a looping GIF; returns the frames as written (grey frames exactly,
+    colour frames through a 256-colour adaptive palette per frame)."""
+    grey = bool(np.all(frames == frames[..., :1]))
+    images = [Image.fromarray(f[..., 0], "L") if grey else Image.fromarray(f).quantize(256) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return frames if grey else np.stack([np.asarray(i.convert("RGB")) for i in images])
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 12) -> None:
+    """Write (T, h, w, 3) uint8 frames as H.264 MP4 (PyAV, yuv420p; odd sizes padded white by one pixel)."""
+    t, h, w, _ = frames.shape
+    padded = np.full((t, h + h % 2, w + w % 2, 3), 255, np.uint8)
+    padded[:, :h, :w] = frames
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = padded.shape[2], padded.shape[1], "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for frame in padded:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def _show(ax, image: np.ndarray) -> None:
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+
+
+def _label_axes(ax, rows: np.ndarray, labels: list[str], gap: int, xlabel: bool = True) -> None:
+    _, steps, _, height, width = rows.shape
+    ax.set_xticks([t * (width + GAP_PX) + width / 2 for t in range(steps)], [f"+{t * gap}" for t in range(steps)], fontsize=6)
+    ax.set_yticks([r * (height + GAP_PX) + height / 2 for r in range(len(labels))], labels, fontsize=6)
+    ax.tick_params(length=0)
+    if xlabel:
+        ax.set_xlabel("frames after the last context frame", fontsize=7)
+
+
+def grid_png(path: Path, rows: np.ndarray, labels: list[str], title: str, gap: int) -> None:
+    """One start's futures (R, T, C, H, W) as a labelled grid: rows ``labels``, columns the steps in frames."""
+    image = mosaic(rows)
+    fig, ax = plt.subplots(figsize=(max(4.0, image.shape[1] / 60), max(2.5, image.shape[0] / 60 + 0.8)))
+    _show(ax, image)
+    _label_axes(ax, rows, labels, gap)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def contact_sheet(path: Path, grids: list[np.ndarray], labels: list[str], titles: list[str], run: str, gap: int) -> None:
+    """All starts' grids (each (R, T, C, H, W), R = len(labels)) on one labelled page."""
+    columns = min(4, len(grids))
+    lines = math.ceil(len(grids) / columns)
+    rows, steps, _, height, width = grids[0].shape
+    panel_w, panel_h = steps * (width + GAP_PX) / 70 + 0.8, rows * (height + GAP_PX) / 70 + 0.6
+    fig, axes = plt.subplots(lines, columns, figsize=(columns * panel_w, lines * panel_h), squeeze=False)
+    for ax in axes.flat[len(grids):]:
+        ax.axis("off")
+    for i, (ax, grid, title) in enumerate(zip(axes.flat, grids, titles)):
+        _show(ax, mosaic(grid))
+        _label_axes(ax, grid, labels if i % columns == 0 else [""] * len(labels), gap, xlabel=i // columns == lines - 1)
+        ax.set_title(title, fontsize=7)
+    fig.suptitle(f"{run}: decoded rollouts, {len(grids)} held-out starts", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def future_rows(samples: torch.Tensor, prior_mean: torch.Tensor, truth: torch.Tensor | None,
+                shown: int) -> tuple[np.ndarray, list[str]]:
+    """Decoded (N, B, T, C, H, W) samples, (B, T, …) prior mean and truth → (B, R, T, C, H, W) rows and their labels."""
+    rows = ([truth] if truth is not None else []) + [prior_mean] + list(samples[:shown])
+    labels = (["true"] if truth is not None else []) + ["prior mean"] + [f"sample {i + 1}" for i in range(min(shown, len(samples)))]
+    return torch.stack(rows, dim=1).float().numpy(), labels
+
+
+def render_rollouts(out: Path, samples: torch.Tensor, prior_mean: torch.Tensor, truth: torch.Tensor | None, run: str,
+                    gap: int, titles: list[str], shown: int = 8, fps: float = 4.0) -> dict[str, float]:
+    """Write the files of the module docstring for B starts into ``out`` (created).
+
+    Args:
+        samples: (N, B, H+1, C, H, W) decoded sampled futures in [0, 1]; prior_mean: (B, H+1, C, H, W);
+        truth: (B, H+1, C, H, W) true frames or None; titles: B names of the start clips.
+    Returns ``render_seconds`` and ``render_files``."""
+    clock = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    grids, labels = future_rows(samples, prior_mean, truth, shown)
+    scale = max(1, 64 // grids.shape[-1])
+    for i, (grid, title) in enumerate(zip(grids, titles)):
+        grid_png(out / f"start_{i:02d}.png", grid, labels, f"{run}: {title}", gap)
+        frames = animation_frames(grid, labels, scale)
+        write_gif(out / f"start_{i:02d}.gif", frames, fps)
+        write_mp4(out / f"start_{i:02d}.mp4", frames, fps)
+    keep = len(labels) - len(samples[:shown]) + min(SHEET_SAMPLES, shown)
+    contact_sheet(out / "contact_sheet.png", list(grids[:, :keep]), labels[:keep], titles, run, gap)
+    return {"render_seconds": time.perf_counter() - clock, "render_files": 3 * len(grids) + 1}
+
+
+@torch.no_grad()
+def render_run(run_dir: str | Path, cfg, dataset, video: np.ndarray, start: np.ndarray, paths: torch.Tensor,
+               deterministic: torch.Tensor, out: Path, shown: int = 8) -> dict[str, float]:
+    """Decode a frame run's rollouts with its fitted decoder, score them and render them into ``out/render``.
+
+    Args:
+        dataset: the held-out :class:`~worldmodel.data.frames.FramePairs` the starts come from; video, start:
+            (B,) each start clip's video and first frame in it; paths: (N, B, H+1, D) sampled futures;
+            deterministic: (B, H+1, D) the prior-mean future.
+    Returns the pixel scores of :func:`~worldmodel.decode.quality.future_scores` with ``render_seconds``."""
+    from worldmodel.data import build_dataset
+    from worldmodel.decode.data import future_frames, mean_frame
+    from worldmodel.decode.quality import future_scores
+    from worldmodel.decode.store import load_decoder
+
+    decoder = load_decoder(run_dir)
+    samples, prior_mean = decoder.decode(paths), decoder.decode(deterministic)
+    truth = future_frames(dataset, dataset.store.offsets[video] + start, paths.shape[2] - 1).float() / 255
+    metrics = future_scores(samples, prior_mean, truth, mean_frame(build_dataset(cfg.data, "train")))
+    titles = [f"video {v}, context frames {s}-{s + dataset.context - 1}" for v, s in zip(video, start)]
+    return metrics | render_rollouts(out / "render", samples, prior_mean, truth, Path(run_dir).name, dataset.gap, titles, shown)
