@@ -122,3 +122,27 @@ def test_import_worldmodel_is_cheap():
     done = subprocess.run([sys.executable, "-c", "import sys, worldmodel; print('torch' in sys.modules)"],
                           capture_output=True, text=True)
     assert done.stdout.strip() == "False"
+
+
+def test_decode_pixels_reads_the_decoder_saved_with_the_model(tmp_path):
+    """A pixel decoder in a saved folder (as save_pretrained copies a run's decoder/) decodes embeddings of
+    any leading shape exactly as the decoder module itself does."""
+    from worldmodel.decode import DecoderConfig, DecoderError, FrameDecoder
+    from worldmodel.decode.store import save_decoder
+
+    wm = clip_model()
+    with pytest.raises(DecoderError, match="no fitted pixel decoder"):
+        wm.decode_pixels(torch.zeros(1, 8))
+    clips = torch.randint(0, 256, (4, 2, 3, 32, 32), dtype=torch.uint8)
+    futures = wm.sample_futures(clips, n=2, horizon=1, seed=0)  # (2, 4, 2, 8); no latent: the futures agree
+    torch.manual_seed(1)
+    decoder = FrameDecoder(DecoderConfig(embed_dim=8, frame_shape=(3, 32, 32), width=16)).eval()
+    decoder.standardise_with(futures.reshape(-1, 8))
+    folder = wm.save_pretrained(tmp_path / "export")
+    save_decoder(folder / "decoder", decoder, {})
+    frames = worldmodel.from_pretrained(folder).decode_pixels(futures)
+    assert frames.shape == (2, 4, 2, 3, 32, 32) and 0 <= frames.min() and frames.max() <= 1
+    assert torch.equal(frames, decoder.decode(futures))
+    assert frames[0, 0, 0].std() > 0 and not torch.equal(frames[0, 0], frames[0, 1])
+    again = worldmodel.from_pretrained(worldmodel.from_pretrained(folder).save_pretrained(tmp_path / "copy"))
+    assert torch.equal(again.decode_pixels(futures), frames)  # save_pretrained carries decoder/ along

@@ -6,7 +6,8 @@
     r_mean, r_draw = wm.infer_r(x, x_next)                  # (B, R) each
     futures = wm.sample_futures(x, n=8, horizon=5)          # (N, B, H+1, D)
     decoded = wm.decode_probes(futures)                     # {probe name: (N, B, H+1, T)}
-    wm.save_pretrained("export/adassl_v")                   # config.json + model.safetensors (+ probes/)
+    frames = wm.decode_pixels(futures)                      # (N, B, H+1, C, H, W), frame runs with decode.py's decoder
+    wm.save_pretrained("export/adassl_v")                   # config.json + model.safetensors (+ probes/, decoder/)
     wm = worldmodel.from_pretrained("export/adassl_v")
 
 Inputs are what the run's dataset yields — vectors (B, d) for numerical runs, clips
@@ -16,7 +17,8 @@ runs without gradient on the model's device (CPU after loading; :meth:`Pretraine
 
 A saved model is a folder that works offline: ``config.json`` (``config``: the resolved run
 config, ``in_shape``: the input shape, ``format``), ``model.safetensors`` (the weights; no pickled
-code) and, when the run was evaluated, ``probes/`` (the regression probes ``eval.py`` fitted).
+code) and, when the run has them, ``probes/`` (the regression probes ``eval.py`` fitted) and
+``decoder/`` (the pixel decoder ``decode.py`` fitted).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from worldmodel.models import WorldModel
 from worldmodel.train.runs import load_run
 
 FORMAT = "worldmodel-pretrained-1"
-CONFIG_FILE, WEIGHTS_FILE, PROBES_DIR = "config.json", "model.safetensors", "probes"
+CONFIG_FILE, WEIGHTS_FILE, PROBES_DIR, DECODER_DIR = "config.json", "model.safetensors", "probes", "decoder"
 
 
 @dataclasses.dataclass
@@ -129,6 +131,24 @@ class PretrainedWorldModel:
         probes = load_probes(self.folder / PROBES_DIR)
         return {name: probe.predict(features) for name, probe in probes.items() if probe.info.get("input") == "embedding"}
 
+    @torch.no_grad()
+    def decode_pixels(self, embeddings) -> Tensor:
+        """Embeddings (..., D) → frames (..., C, H, W) float in [0, 1], through the pixel decoder that
+        ``decode.py`` fitted on this model (a run's ``decoder/``, or the copy in a saved folder)."""
+        embeddings = torch.as_tensor(np.asarray(embeddings)) if not isinstance(embeddings, Tensor) else embeddings
+        return self._decoder().to(self.device).decode(embeddings.to(self.device))
+
+    def _decoder(self):
+        """The fitted decoder: a run's is checked against the model now in the run (provenance)."""
+        from worldmodel.decode.store import DecoderError, decoder_dir, has_decoder, load_decoder, read_decoder
+
+        if self.folder is None or not has_decoder(self.folder):
+            raise DecoderError(f"{self.folder}: no fitted pixel decoder; run `python decode.py --run RUN` on the run "
+                               "(and save_pretrained again)")
+        if (self.folder / "run.json").is_file():
+            return load_decoder(self.folder)
+        return read_decoder(decoder_dir(self.folder))
+
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write config.json, model.safetensors and (when there are) probes/ to ``folder``; returns it."""
         folder = Path(folder)
@@ -140,6 +160,9 @@ class PretrainedWorldModel:
         probes = None if self.folder is None else self.folder / PROBES_DIR
         if probes is not None and probes.is_dir() and probes.resolve() != (folder / PROBES_DIR).resolve():
             shutil.copytree(probes, folder / PROBES_DIR, dirs_exist_ok=True)
+        if self.folder is not None and (self.folder / DECODER_DIR).is_dir() and self.folder.resolve() != folder.resolve():
+            self._decoder()  # a decoder fitted on another model of the run is refused, not copied
+            shutil.copytree(self.folder / DECODER_DIR, folder / DECODER_DIR, dirs_exist_ok=True)
         return folder
 
     @classmethod
