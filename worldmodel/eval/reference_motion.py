@@ -18,7 +18,9 @@ mean of q(r | f(x), f(x⁺)); a ridge probe r → reference motion is fitted on 
 and scored on the test videos: ``r2_r_to_reference_motion``. Where the folder records the true
 motion (the store's ``action``), ``r2_reference_motion_to_truth`` (the estimate itself against
 the truth) and ``r2_r_to_true_motion`` are reported next to it. ``reference_motion.png`` in the
-run folder plots the probe's predictions against the reference on the test pairs.
+run folder plots the probe's predictions against the reference on the test pairs. Per axis, with
+two baselines read from the same pairs (:mod:`worldmodel.eval.motion_baselines`):
+``r2_{r,embeddings,flow}_to_reference_{dx,dy}``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.eval.motion_baselines import pair_inputs, per_axis_metrics
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 
@@ -113,10 +116,12 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     for split in ("train", "test"):
         pairs = evenly_spaced(build_dataset(data_cfg, split), max_pairs)
         sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
+        sets[split] |= pair_inputs(model, pairs)  # [f(x), f(x⁺)] and the global flow, for the baselines
     train, test = sets["train"], sets["test"]
     probe = fit_ridge_probe(train["r"], train["reference"], train["video"])
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
                "reference_motion_pairs": float(len(test["r"]))}
+    metrics |= per_axis_metrics(train, test, train["video"])
     if "action" in test:
         metrics["r2_reference_motion_to_truth"] = float(r2_score(test["action"], test["reference"]))
         truth_probe = fit_ridge_probe(train["r"], train["action"], train["video"])
