@@ -361,8 +361,8 @@ def generate_sim(
     env_factory(env)
     out, parts = Path(out), Path(out) / "parts"
     options = {"env": env, "episodes": episodes, "frames": frames, "size": size, "hold": hold, "policy": policy, "seed": seed}
-    if overwrite and out.is_dir():
-        shutil.rmtree(out)
+    if overwrite:
+        _remove_store(out)
     _check_options(out, options)
     if (out / "meta.json").is_file():
         store = FrameStore(out)
@@ -427,6 +427,14 @@ def _consolidate(out: Path, rows: list[dict[str, Any]], options: dict[str, Any],
     shutil.rmtree(parts)
 
 
+def _remove_store(out: Path) -> None:
+    """Delete what this command writes in ``out`` (the store and ``parts/``), nothing else."""
+    for path in [*(out / name for name in ("meta.json", "manifest.csv", "frames.npy", "offsets.npy")), *out.glob("gt_*.npy")]:
+        path.unlink(missing_ok=True)
+    if (out / "parts").is_dir():
+        shutil.rmtree(out / "parts")
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sim", help="record simulator episodes with true actions and state", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -439,7 +447,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", choices=POLICIES, default=None, help="action policy (default: biased for CarRacing, else random-hold)")
     p.add_argument("--seed", type=int, default=0, help="random seed; episode e uses the stream (seed, e)")
     p.add_argument("--workers", type=int, default=1, help="episodes recorded in parallel; the output does not depend on it")
-    p.add_argument("--overwrite", action="store_true", help="delete OUT first instead of resuming it")
+    p.add_argument("--overwrite", action="store_true", help="delete an earlier store in OUT (and its parts) instead of resuming it")
     p.set_defaults(func=run)
 
 

@@ -149,10 +149,13 @@ def test_an_interrupted_run_resumes_with_the_same_result(tmp_path):
     assert generate_sim(tmp_path / "d", echo(), episodes=5, frames=10, size=8, hold=1).reused == 5
 
 
-def test_other_options_on_an_existing_folder_are_refused(tmp_path):
+def test_other_options_on_an_existing_folder_are_refused_unless_overwritten(tmp_path):
     generate_sim(tmp_path / "d", echo(), episodes=2, frames=4, size=8)
     with pytest.raises(ValueError, match="recorded earlier with"):
         generate_sim(tmp_path / "d", echo(), episodes=2, frames=4, size=8, seed=5)
+    (tmp_path / "d" / "notes.txt").write_text("not ours")
+    assert generate_sim(tmp_path / "d", echo(), episodes=3, frames=4, size=8, seed=5, overwrite=True).ok == 3
+    assert (tmp_path / "d" / "notes.txt").read_text() == "not ours"
 
 
 def test_a_missing_extra_is_one_line_naming_it(tmp_path):
