@@ -247,10 +247,11 @@ def test_the_readme_camera_pan_command_makes_a_folder_the_camera_pan_configs_acc
 
 # ------------------------------------------------------------------------------------ probes
 
-def test_whole_number_ground_truth_with_gaps_is_a_regression_target():
+def test_whole_number_ground_truth_on_a_grid_is_a_regression_target():
     angles = np.arange(0, 60, 3.0)[np.random.default_rng(0).integers(0, 20, 500)]
     assert not is_categorical(angles[:, None])  # 0, 3, …, 57 degrees
     assert not is_categorical(np.array([[0.0], [15.0], [30.0], [45.0]]))  # few values, still a measurement
     assert is_categorical(np.arange(10.0).repeat(5)[:, None])  # digit labels
+    assert is_categorical(np.array([[0.0], [1.0], [3.0], [7.0]]))  # labels of a small sample missing some codes
     assert is_categorical(np.array([[1.0, 2.0], [2.0, 1.0]]))  # codes that need not start at 0
     assert not is_categorical(np.arange(20.0)[:, None])  # more codes than MAX_CLASSES

@@ -80,17 +80,19 @@ def fit_ridge_probe(features: np.ndarray, targets: np.ndarray, groups: np.ndarra
 
 
 def is_categorical(values: np.ndarray) -> bool:
-    """Class codes: whole numbers forming a contiguous range k, k+1, …, k+K−1 with K ≤ MAX_CLASSES.
+    """Class codes: whole numbers, at most MAX_CLASSES distinct values, with no common step above 1.
 
-    Codes are numbered consecutively (digit labels 0-9, event codes 0-3, a scene index); a
-    measured quantity that happens to be whole (an angle of 0, 3, …, 57 degrees, a size in steps
-    of 2 pixels) leaves gaps between its values and is a regression target, whatever the number
-    of values. (Arrays reach the probes as float64, so their stored dtype cannot tell.)
+    Codes are numbered consecutively (digit labels 0-9, event codes 0-3, a scene index), so the
+    differences between the codes a sample holds have greatest common divisor 1 even when some
+    codes are missing from it. A measured quantity that happens to be whole sits on a grid (an
+    angle of 0, 3, …, 57 degrees; a size in steps of 2 pixels): its common step is above 1 and it
+    is a regression target, however few values it takes. (Arrays reach the probes as float64, so
+    their stored dtype cannot tell.)
     """
     if not np.all(values == np.round(values)):
         return False
     distinct = np.unique(values)
-    return len(distinct) <= MAX_CLASSES and distinct[-1] - distinct[0] == len(distinct) - 1
+    return len(distinct) <= MAX_CLASSES and np.gcd.reduce(np.diff(distinct).astype(np.int64), initial=0) <= 1
 
 
 def classifier_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
