@@ -1,6 +1,7 @@
 """The Python API (worldmodel.api): README's example run verbatim, a save/load round trip that
 changes no output, inputs in the dataset's or channels-last format, one-line errors."""
 
+import os
 import re
 import subprocess
 import sys
@@ -31,9 +32,10 @@ def readme_example() -> str:
     return block.group(1)
 
 
-def test_the_readme_example_runs_verbatim():
-    done = subprocess.run([sys.executable, "-c", readme_example()], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+def test_the_readme_example_runs_verbatim(tmp_path):
+    env = os.environ | {"TMPDIR": str(tmp_path)}  # the example's tempfile.mkdtemp() lands in pytest's folder
+    done = subprocess.run([sys.executable, "-c", readme_example()], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == ("torch.Size([8, 128]) torch.Size([8, 6]) "
                                                     "torch.Size([16, 8, 4, 128]) (16, 8, 4, 6)")
