@@ -136,8 +136,10 @@ def fit_decoder(run_dir: str | Path, fit: FitConfig | None = None, resume: bool 
     torch.set_num_threads(fit.threads or cfg.train.threads or torch.get_num_threads())
     clock = time.perf_counter()
     data = decoder_data(model, build_dataset(cfg.data, "train"), fit.predictions)
-    decoder = FrameDecoder(DecoderConfig(data.inputs.shape[1], tuple(data.frames.shape[1:]),
-                                         model.encoder.token_shape, fit.width))
+    with torch.random.fork_rng():  # the initial weights depend on the seed only: a fit is reproducible
+        torch.manual_seed(fit.seed)
+        decoder = FrameDecoder(DecoderConfig(data.inputs.shape[1], tuple(data.frames.shape[1:]),
+                                             model.encoder.token_shape, fit.width))
     decoder.standardise_with(data.inputs[data.kind == 0])
     folder.mkdir(parents=True, exist_ok=True)
     cache_seconds = (state or {}).get("cache_seconds", 0.0) + time.perf_counter() - clock  # every (re)start pays it
