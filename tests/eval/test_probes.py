@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from worldmodel.eval.dci import dci_scores, disentanglement_completeness
-from worldmodel.eval.probes import (LinearProbe, classifier_accuracy, cv_splits, fit_ridge_probe, is_categorical,
-                               load_probes, save_probes)
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
+
+from worldmodel.eval.dci import dci_scores, disentanglement_completeness, lasso_importance
+from worldmodel.eval.probes import (ALPHAS, LinearProbe, classifier_accuracy, cv_splits, fit_ridge_probe, is_categorical,
+                                    load_probes, reference_solvers, ridge_cv_scores, save_probes, standardise)
 
 
 @pytest.fixture
@@ -97,3 +100,52 @@ def test_dci_orders_a_disentangled_code_above_an_entangled_one():
     assert good["dci_d"] > 0.95 and good["dci_c"] > 0.95
     assert bad["dci_d"] < good["dci_d"] - 0.3 and bad["dci_c"] < good["dci_c"] - 0.3
     assert good["dci_i"] > 0.99 and bad["dci_i"] > 0.99  # both are informative, only one is disentangled
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_fast_ridge_search_picks_the_grid_search_alpha_and_coefficients(grouped):
+    """All α from one eigendecomposition per fold = GridSearchCV(Ridge) on the same folds: the same
+    validation scores, the same α, the same probe; also with a constant target column."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((900, 12)) @ rng.standard_normal((12, 12)) * np.logspace(-1, 1, 12)
+    y = np.stack([x[:, 0] - 0.3 * x[:, 5] + rng.standard_normal(900), np.full(900, 2.0)], axis=1)
+    groups = np.repeat(np.arange(45), 20) if grouped else None
+    scaled = standardise(x)[0]
+    splits = cv_splits(len(x), groups)
+    grid = GridSearchCV(Ridge(), {"alpha": ALPHAS}, cv=splits, scoring="r2").fit(scaled, y)
+    np.testing.assert_allclose(ridge_cv_scores(scaled, y, splits, ALPHAS), grid.cv_results_["mean_test_score"], atol=1e-10)
+    fast = fit_ridge_probe(x, y, groups)
+    with reference_solvers():
+        reference = fit_ridge_probe(x, y, groups)
+    assert fast.info["alpha"] == reference.info["alpha"] == grid.best_params_["alpha"]
+    np.testing.assert_allclose(fast.coef, reference.coef, atol=1e-6)
+    np.testing.assert_allclose(fast.intercept, reference.intercept, atol=1e-6)
+
+
+def test_logistic_cv_path_and_grid_search_give_the_same_accuracy():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((500, 6))
+    labels = np.digitize(x[:, :1] + 0.5 * rng.standard_normal((500, 1)), [-0.7, 0.0, 0.7]).astype(float)
+    groups = np.repeat(np.arange(20), 20)
+    fast = classifier_accuracy(x[:400], labels[:400], x[400:], labels[400:], groups)
+    with reference_solvers():
+        reference = classifier_accuracy(x[:400], labels[:400], x[400:], labels[400:], groups)
+    assert fast[1] > 0.5 and fast == pytest.approx(reference, abs=0.02)  # chance: 0.25
+
+
+def test_dci_on_the_gram_matrix_agrees_with_lasso_on_the_rows():
+    """The fast DCI (coordinate descent on XᵀX for every fit) and the reference (final fit on the
+    rows) follow the same iterates: scores and importances within 1e-6, on collinear codes too."""
+    rng = np.random.default_rng(6)
+    factors = rng.standard_normal((800, 3))
+    codes = np.concatenate([factors @ rng.standard_normal((3, 6)), 0.05 * rng.standard_normal((800, 2))], axis=1)
+    codes = np.concatenate([codes, codes[:, :2] + 1e-3 * rng.standard_normal((800, 2))], axis=1)  # near-duplicates
+    groups = np.repeat(np.arange(30), 20)[:600]
+    fast = dci_scores(codes[:600], factors[:600], codes[600:], factors[600:], groups)
+    fast_importance = lasso_importance(codes[:600], factors[:600], groups)[0]
+    with reference_solvers():
+        reference = dci_scores(codes[:600], factors[:600], codes[600:], factors[600:], groups)
+        reference_importance = lasso_importance(codes[:600], factors[:600], groups)[0]
+    np.testing.assert_allclose(fast_importance, reference_importance, atol=1e-6)
+    assert fast == pytest.approx(reference, abs=1e-6)
+    assert 0.2 < fast["dci_d"] < 0.95 and fast["dci_i"] > 0.9  # an entangled but informative code

@@ -7,12 +7,23 @@ for the fit and the scaling is folded back, so a :class:`LinearProbe` is one aff
 ŷ = x Wᵀ + b on raw features. Categorical targets get a multinomial logistic probe (C chosen
 the same way) and are scored by accuracy; they are not saved (rollouts decode regression probes).
 
+Solvers. The validation R² of every α comes from one eigendecomposition of each fold's centred
+Gram matrix (:func:`ridge_cv_scores`): the same fits and the same score as scikit-learn's
+``GridSearchCV(Ridge(), {"alpha": ALPHAS}, scoring="r2")`` on the same folds (equal to rounding),
+at the cost of one fit per fold instead of one per α and fold; the chosen α is then refitted with
+:class:`~sklearn.linear_model.Ridge`. Logistic probes use
+:class:`~sklearn.linear_model.LogisticRegressionCV` (each fold's C path warm-started). Inside
+:func:`reference_solvers` both fall back to ``GridSearchCV`` (and DCI to its reference solver),
+the path ``bench/eval_speed.py`` times the fast one against.
+
 Saved probes: ``FOLDER/probes.npz`` (``<name>.coef`` (T, D), ``<name>.intercept`` (T,)) and
 ``FOLDER/probes.json`` (per probe: alpha, input, scores), read back with :func:`load_probes`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 
@@ -28,6 +39,23 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 ALPHAS = np.logspace(-6, 4, 11)
 CS = np.logspace(-3, 2, 6)
 MAX_CLASSES = 16
+_REFERENCE = contextvars.ContextVar("reference_solvers", default=False)
+
+
+@contextlib.contextmanager
+def reference_solvers():
+    """Within this block probes and DCI use their slower reference solvers (grid search over every
+    α or C and fold; DCI's lasso on the raw rows): what ``bench/eval_speed.py`` and the tests compare with."""
+    token = _REFERENCE.set(True)
+    try:
+        yield
+    finally:
+        _REFERENCE.reset(token)
+
+
+def using_reference_solvers() -> bool:
+    """True inside :func:`reference_solvers`."""
+    return _REFERENCE.get()
 
 
 @dataclass
@@ -66,6 +94,37 @@ def standardise(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return (features - mean) / std, mean, std
 
 
+def ridge_cv_scores(features: np.ndarray, targets: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+                    alphas: np.ndarray) -> np.ndarray:
+    """(A,) validation R² (averaged over the T targets, then over the folds) of ridge fits with an
+    intercept at each α, features (N, D), targets (N, T).
+
+    Per fold, with the training rows centred (X, y), the eigendecomposition XᵀX = V diag(λ) Vᵀ gives
+    the weights W_α = V diag(1 / (λ + α)) Vᵀ Xᵀy of every α from one O(N D²) pass.
+    """
+    scores = np.zeros(len(alphas))
+    for train, val in splits:
+        x, y = features[train], targets[train]
+        x_mean, y_mean = x.mean(0), y.mean(0)
+        centred = x - x_mean
+        eigvals, eigvecs = np.linalg.eigh(centred.T @ centred)
+        projected = eigvecs.T @ (centred.T @ (y - y_mean))  # (D, T)
+        rotated = (features[val] - x_mean) @ eigvecs  # (N_val, D)
+        weights = projected / (eigvals[None, :, None] + alphas[:, None, None])  # (A, D, T)
+        scores += _r2_per_alpha(targets[val], rotated @ weights + y_mean)
+    return scores / len(splits)
+
+
+def _r2_per_alpha(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(A,) R² of (A, N, T) predictions of (N, T) truth, averaged over T as ``r2_score`` does
+    (a constant truth column scores 1 when predicted exactly, else 0)."""
+    residual = ((truth - predicted) ** 2).sum(1)  # (A, T)
+    total = ((truth - truth.mean(0)) ** 2).sum(0)  # (T,)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(total != 0, 1 - residual / total, np.where(residual == 0, 1.0, 0.0))
+    return r2.mean(1)
+
+
 def fit_ridge_probe(features: np.ndarray, targets: np.ndarray, groups: np.ndarray | None = None,
                     alphas: np.ndarray = ALPHAS) -> LinearProbe:
     """Ridge probe (N, D) → (N, T), α by cross-validated R² over :func:`cv_splits` (grouped by ``groups``)."""
@@ -73,8 +132,12 @@ def fit_ridge_probe(features: np.ndarray, targets: np.ndarray, groups: np.ndarra
         raise ValueError(f"probe: {len(features)} feature rows but {len(targets)} target rows")
     targets = targets.reshape(len(targets), -1)
     scaled, mean, std = standardise(features)
-    search = GridSearchCV(Ridge(), {"alpha": alphas}, cv=cv_splits(len(features), groups), scoring="r2")
-    ridge = search.fit(scaled, targets).best_estimator_
+    splits = cv_splits(len(features), groups)
+    if using_reference_solvers():
+        alpha = GridSearchCV(Ridge(), {"alpha": alphas}, cv=splits, scoring="r2").fit(scaled, targets).best_params_["alpha"]
+    else:
+        alpha = alphas[np.argmax(ridge_cv_scores(scaled, targets, splits, alphas))]  # the first best, as GridSearchCV
+    ridge = Ridge(alpha=alpha).fit(scaled, targets)
     coef = np.atleast_2d(ridge.coef_) / std
     return LinearProbe(coef, np.atleast_1d(ridge.intercept_) - coef @ mean, {"alpha": float(ridge.alpha)})
 
@@ -110,10 +173,15 @@ def classifier_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.nda
         if len(np.unique(y)) < 2:
             predict = lambda x: np.full(len(x), y[0])
         else:
-            search = GridSearchCV(LogisticRegression(max_iter=500), {"C": CS}, cv=cv_splits(len(y), groups))
+            splits = cv_splits(len(y), groups)
             with warnings.catch_warnings():  # the weakest penalties may stop at max_iter; CV still ranks them
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                predict = search.fit(scaled, y).best_estimator_.predict
+                warnings.simplefilter("ignore", FutureWarning)  # LogisticRegressionCV: defaults announced to change
+                if using_reference_solvers():
+                    search = GridSearchCV(LogisticRegression(max_iter=500), {"C": CS}, cv=splits)
+                    predict = search.fit(scaled, y).best_estimator_.predict
+                else:
+                    predict = LogisticRegressionCV(Cs=CS, cv=splits, max_iter=500, scoring="accuracy").fit(scaled, y).predict
         train_acc.append(np.mean(predict(scaled) == y))
         test_acc.append(np.mean(predict(test_scaled) == test_y[:, column]))
     return float(np.mean(train_acc)), float(np.mean(test_acc))

@@ -7,7 +7,7 @@ import torch
 
 from worldmodel.data import in_order_batches
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_pairs(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
     """Readouts of every pair of a dataset split, float64 numpy:
 

@@ -38,6 +38,7 @@ from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.eval.motion_baselines import pair_inputs, per_axis_metrics
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
+from worldmodel.tasks import task_for
 
 METHODS = ("phase",)
 MAX_PAIRS = 4000  # pairs per split used by the metrics, evenly spaced over the split
@@ -97,7 +98,7 @@ def dataset_reference_motion(dataset: Dataset, method: str = "phase", batch_size
 
 def check_reference_motion(model, data_cfg) -> None:
     """Raise ValueError, before any work, when the run cannot be probed against reference motion."""
-    if data_cfg.kind != "frames":
+    if not task_for(data_cfg).reference_motion:
         raise ValueError(f"--reference-motion needs a run on frames (data.kind 'frames', e.g. a folder from "
                          f"`data_prep videos`); this run's data.kind is {data_cfg.kind!r}")
     if model.latent.dim == 0:

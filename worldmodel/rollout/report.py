@@ -13,7 +13,6 @@ image's embedding, scored against that image's ground truth).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -24,65 +23,19 @@ import torch
 
 from worldmodel.decode.store import has_decoder
 from worldmodel.rollout import plots, render
-from worldmodel.data import build_dataset
-from worldmodel.data.numeric import true_conditional_std
-from worldmodel.data.store import read_meta
 from worldmodel.eval.evaluate import format_table
-from worldmodel.eval.readouts import encode_pairs
 from worldmodel.eval.probes import LinearProbe, load_probes
-from worldmodel.rollout.futures import (MODES, acceleration_modes, decode, flat_metrics, future_metrics, mean_future, sample_futures,
-                                 spread_metrics)
+from worldmodel.rollout.futures import decode, flat_metrics, future_metrics, mean_future, sample_futures
+from worldmodel.tasks import task_for
 from worldmodel.train.runs import check_derived, derived_stamp, load_run, record_derived
 
 TRAJECTORY_VARIABLES = ("position", "camera_position", "z")
-
-
-def pick_starts(dataset, horizon: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of up to ``count`` pairs of a :class:`FramePairs` whose video lasts
-    ``horizon`` more steps of ``gap`` frames after the context clip."""
-    last = dataset.first + dataset.context - 1
-    end = dataset.store.offsets[dataset.video + 1]
-    eligible = np.flatnonzero(last + horizon * dataset.gap < end)
-    if not len(eligible):
-        raise ValueError(f"rollout: no held-out clip leaves room for --horizon {horizon} steps of {dataset.gap} frames; "
-                         "ask for a shorter horizon")
-    return np.sort(rng.choice(eligible, min(count, len(eligible)), replace=False))
-
-
-def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndarray:
-    """(B, H+1, T) ground truth ``name`` at the last context frame and every step after it."""
-    frames = (dataset.first[index] + dataset.context - 1)[:, None] + dataset.gap * np.arange(horizon + 1)
-    return np.asarray(dataset.store.ground_truth[name][frames], dtype=np.float64).reshape(*frames.shape, -1)
 
 
 def embedding_probes(probes: dict[str, LinearProbe]) -> dict[str, LinearProbe]:
     """The probes from an embedding to a ground-truth array (``target`` ``gt_<name>``), not to the action."""
     return {name: p for name, p in probes.items()
             if p.info.get("input") == "embedding" and p.info.get("target", "").startswith("gt_")}
-
-
-def _start_clips(cfg, horizon: int, count: int, rng: np.random.Generator):
-    """(dataset, start batch, horizon, truth(name) → (B, H+1, T) or None, arrays naming the starts).
-
-    Frames: start clips of the test videos. Numerical: test pairs, horizon 1, truth (z, z⁺).
-    Image pairs: test pairs, horizon 1 (the paired image's embedding), truth the per-image ground
-    truth of the context and of the paired image (None for a per-pair column: it has no value per image)."""
-    dataset = build_dataset(cfg.data, "test")
-    if cfg.data.kind == "frames":
-        index = pick_starts(dataset, horizon, count, rng)
-        batch = dataset.__getitems__(list(index))
-        truth = lambda name: future_truth(dataset, index, name, horizon)
-        return dataset, batch, horizon, truth, {"video": batch["video"].numpy(), "start": batch["start"].numpy()}
-    index = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
-    batch = dataset.__getitems__(list(index))
-    if cfg.data.kind == "numerical":
-        truth = lambda name: torch.stack([batch["gt_z"], batch["gt_z_pos"]], dim=1).double().numpy()
-        return dataset, batch, 1, truth, {"index": index}
-    ends = np.stack([dataset.images[end][dataset.pairs[index]] for end in ("context", "target")], axis=1)  # (B, 2)
-    per_image = dataset.store.ground_truth
-    truth = lambda name: (np.asarray(per_image[name][ends], dtype=np.float64).reshape(*ends.shape, -1)
-                          if name in per_image else None)
-    return dataset, batch, 1, truth, {"pair": batch["pair"].numpy()}
 
 
 def _baseline(baseline: str | Path, cfg, context: torch.Tensor, horizon: int) -> dict[str, np.ndarray]:
@@ -111,7 +64,9 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
     if cfg.model.latent.kind == "oracle":
         raise ValueError(f"{run_dir}: an oracle-latent run has no prior to sample r from; rollouts need a learned prior")
     torch.manual_seed(seed)
-    dataset, batch, horizon, truth, arrays = _start_clips(cfg, horizon, starts, np.random.default_rng(seed))
+    task = task_for(cfg.data)
+    chosen = task.starts(cfg.data, horizon, starts, np.random.default_rng(seed))
+    dataset, batch, horizon, truth, arrays = chosen.dataset, chosen.batch, chosen.horizon, chosen.truth, chosen.arrays
     with torch.no_grad():
         clock = time.perf_counter()
         start = model.encode(batch["context"])
@@ -136,37 +91,13 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
         plots.error_plot(out / f"errors_{name}.png", scores, name, samples)
         if name in TRAJECTORY_VARIABLES:
             plots.fan_plot(out / f"fan_{name}.png", decoded["samples"], decoded["prior_mean"], decoded["truth"], name)
-    if cfg.data.kind == "numerical":
-        true_std = true_conditional_std(read_meta(cfg.data.path), batch["gt_z"].double().numpy())
-        sampled = arrays["z_samples"][:, :, 1]
-        metrics |= spread_metrics(sampled, true_std)
-        arrays |= {"z_true_std": true_std, "z_sampled_std": sampled.std(0)}
-        plots.spread_plot(out / "spread.png", sampled.std(0), true_std)
-    elif dataset.store.meta.get("writer") == "data_prep.mmnist" and "action_from_embedding_r" in probes:
-        modes = _mmnist_modes(model, probes["action_from_embedding_r"], dataset, samples)
-        metrics |= {f"modes_{key}": value for key, value in modes.items() if np.isscalar(value)}
-        metrics |= {f"modes_{kind}_{mode}": float(modes[f"{kind}_fractions"][i])
-                    for kind in ("true", "sampled") for i, mode in enumerate(MODES)}
-        arrays |= {f"modes_{key}": np.asarray(value) for key, value in modes.items()}
-        plots.mode_plot(out / "modes.png", modes)
+    metrics |= task.rollout_extras(model, cfg.data, probes, chosen, arrays, samples, out)
     if cfg.data.kind == "frames" and has_decoder(run_dir):  # pixels: scores and pictures (RUN/rollouts/render)
         metrics |= render.render_run(run_dir, cfg, dataset, batch["video"].numpy(), batch["start"].numpy(), paths, deterministic, out)
     np.savez(out / "rollouts.npz", **arrays)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     record_derived(run_dir, ["rollouts"], stamp)
     return metrics
-
-
-def _mmnist_modes(model, action_probe: LinearProbe, dataset, samples: int) -> dict:
-    """:func:`acceleration_modes` over every held-out pair: N prior samples of r per context,
-    decoded with the ``action_from_embedding_r`` probe (from [f(x), r]), against the pairs' true
-    actions."""
-    pairs = encode_pairs(model, dataset)
-    fx = torch.from_numpy(pairs["embedding"]).float()
-    with torch.no_grad():
-        r = model.latent.sample_prior(fx, samples)  # (N, B, R)
-    features = torch.cat([fx.expand(samples, *fx.shape), r], dim=-1)
-    return acceleration_modes(decode(action_probe, features), pairs["action"], pairs["gt_label"])
 
 
 def summary_table(metrics: dict[str, float], steps: tuple[int, ...] = (1, 4)) -> str:
