@@ -1,7 +1,7 @@
 """Pixel-space scores of decoded frames (kornia's PSNR and SSIM), per frame and per rollout step.
 
-All frames are float in [0, 1], shaped (..., C, H, W). PSNR is in dB per frame, then averaged;
-errors are root-mean-square pixel differences per frame (in intensity units, 1 = full scale).
+All frames are float in [0, 1], shaped (..., C, H, W). PSNR is in dB, over a set of frames; SSIM and
+errors (root-mean-square pixel differences, in intensity units, 1 = full scale) per frame, then averaged.
 """
 
 from __future__ import annotations
@@ -45,9 +45,16 @@ def centre_of_mass(frames: Tensor) -> Tensor:
     return torch.stack([(mass.sum(-2) * xs).sum(-1) / total, (mass.sum(-1) * ys).sum(-1) / total], dim=-1)
 
 
+def set_psnr(pred: Tensor, truth: Tensor) -> float:
+    """PSNR in dB of a set of (..., C, H, W) frames: from the mean squared error over all of them (kornia), so
+    that a frame predicted exactly (infinite PSNR on its own) does not make the average infinite."""
+    return float(psnr(pred.float(), truth.float(), 1.0))
+
+
 def scores(name: str, pred: Tensor, truth: Tensor) -> dict[str, float]:
-    """``<name>_psnr``, ``<name>_ssim``, ``<name>_rmse`` averaged over the frames of (..., C, H, W) pairs."""
-    return {f"{name}_psnr": float(frame_psnr(pred, truth).mean()), f"{name}_ssim": float(frame_ssim(pred, truth).mean()),
+    """``<name>_psnr`` (:func:`set_psnr`), ``<name>_ssim`` and ``<name>_rmse`` (averaged over the frames) of
+    (..., C, H, W) pairs."""
+    return {f"{name}_psnr": set_psnr(pred, truth), f"{name}_ssim": float(frame_ssim(pred, truth).mean()),
             f"{name}_rmse": float(frame_rmse(pred, truth).mean())}
 
 
@@ -66,7 +73,7 @@ def future_scores(samples: Tensor, prior_mean: Tensor, truth: Tensor, mean_frame
         samples: (N, B, H+1, C, H, W) decoded sampled futures; prior_mean: (B, H+1, C, H, W) the decoded
             prior-mean future; truth: (B, H+1, C, H, W) true frames, step 0 the last context frame;
             mean_frame: (C, H, W) the mean training frame.
-    Scores: ``psnr``/``ssim``/``rmse`` of ``best_of_n`` (per start and step, the sample with the
+    Scores (:func:`scores` over the B frames of a step): ``psnr``/``ssim``/``rmse`` of ``best_of_n`` (per start and step, the sample with the
     smallest pixel error), ``prior_mean``, and the baselines ``copy_last`` (the last context frame
     held) and ``mean_frame``; ``diversity`` (:func:`pixel_diversity` of the samples).
     """
@@ -76,9 +83,9 @@ def future_scores(samples: Tensor, prior_mean: Tensor, truth: Tensor, mean_frame
                "copy_last": truth[:, :1].expand_as(truth), "mean_frame": mean_frame.expand_as(truth)}
     out = {}
     for name, frames in futures.items():
-        for score, fn in (("psnr", frame_psnr), ("ssim", frame_ssim), ("rmse", frame_rmse)):
-            per_step = fn(frames[:, 1:], truth[:, 1:]).mean(0)
-            out |= {f"pixel_{score}_{name}_h{h + 1}": float(v) for h, v in enumerate(per_step)}
+        for h in range(1, truth.shape[1]):
+            step = scores(name, frames[:, h], truth[:, h])
+            out |= {f"pixel_{score}_{name}_h{h}": step[f"{name}_{score}"] for score in ("psnr", "ssim", "rmse")}
     diversity = pixel_diversity(samples[:, :, 1:]).mean(0)
     out |= {f"pixel_diversity_h{h + 1}": float(v) for h, v in enumerate(diversity)}
     return out
