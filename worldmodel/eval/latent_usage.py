@@ -19,8 +19,9 @@ def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, fl
     """Over the test split's pairs: ``kl_nats`` (gaussian, mixture: KL(q ‖ p) per pair) or ``l0``
     (sparse: expected number of mask coordinates on), ``active_dims`` (dimensions whose mean KL, or
     mask-on fraction, reaches :data:`ACTIVE_USAGE`) and ``r_spread`` (posterior mean minus prior mean,
-    std over the pairs, in prior standard deviations; the largest over dimensions). {} for a run
-    without a learned latent (``none``, ``oracle``)."""
+    std over the pairs, in prior standard deviations; the largest over dimensions); for ``vq``,
+    ``code_perplexity`` (the batches' mean code perplexity). {} for a run without a learned latent
+    (``none``, ``oracle``)."""
     if model.latent.dim == 0 or not hasattr(model.latent, "prior"):
         return {}
     sums: dict[str, float] = {}
@@ -32,6 +33,8 @@ def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, fl
             sums[key] = sums.get(key, 0.0) + float(value) * len(fx)
         count += len(fx)
     means = {key: total / count for key, total in sums.items()}
+    if "perplexity" in means:  # vq: how many codes the test batches use (exp of the usage entropy)
+        return {"code_perplexity": means["perplexity"]}
     per_dim = [value for key, value in means.items() if key.startswith(("kl_dim", "on_dim"))]
     metrics = {"kl_nats": means["kl"]} if "kl" in means else {"l0": means["l0"]}
     return metrics | {"active_dims": float(sum(v >= ACTIVE_USAGE for v in per_dim)), "r_spread": means["r_spread"]}
