@@ -5,7 +5,7 @@
 For every run (default: the moving-digits and numerical AdaSSL-V runs of configs/mmnist/adassl_v.yaml
 and configs/numerical/adassl_v.yaml under ``--root``, trained first with ``train.threads=1`` when
 missing), ``evaluate_run`` runs twice in this process with one thread, as the training did: with the
-reference solvers (grid search over every α or C and fold; DCI's final lasso on the raw rows) and with
+reference solvers (ridge α by grid search over every α and fold; DCI's final lasso on the raw rows) and with
 eval.py's own. Printed: wall seconds and their ratio to the run's training wall time (``run.json``);
 CPU seconds and their ratio to the training's CPU seconds (measured when this script trains the run,
 else given with ``--train-cpu``), steadier on a shared machine; and the ``r2_*``, ``acc_*`` and ``dci_*``
