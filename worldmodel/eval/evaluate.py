@@ -3,7 +3,7 @@
 All probes are ridge probes with α chosen by cross-validation on the train rows (see
 :mod:`worldmodel.eval.probes`); the regression probes are saved to ``RUN/probes/`` for rollout.py.
 What each kind of data is probed for lives in its task (:mod:`worldmodel.tasks`); every stage
-prints one line with its time to stderr (``eval: DCI (3 factors) 0.8 s``).
+prints one line with its time to stderr (``eval: DCI (6 factor columns) 0.8 s``).
 
 Numerical runs: a probe f(x) → z is fitted on the train split and scored (R²) on the train,
 test and out-of-distribution splits (z drawn with a much broader covariance), so ``r2_ood``

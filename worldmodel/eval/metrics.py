@@ -55,8 +55,9 @@ def shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarr
                 probes[f"action_from_{name}"] = probe
     stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
     if factors:  # footage prepared by `data_prep videos` has no ground truth
-        with stage(f"DCI ({len(factors)} factors)"):
-            metrics |= dci_scores(train["embedding"], stack(train), test["embedding"], stack(test), groups)
+        train_factors = stack(train)
+        with stage(f"DCI ({train_factors.shape[1]} factor columns)"):
+            metrics |= dci_scores(train["embedding"], train_factors, test["embedding"], stack(test), groups)
     stats = CentreStats.of(torch.from_numpy(test["embedding"]))
     metrics |= {"centre_norm": stats.centre_norm, "residual_norm": stats.residual_norm,
                 "embedding_std": float(test["embedding"].std(0).mean())}
