@@ -1,0 +1,85 @@
+"""Cost of the pixel decoder: fitting it against training the run, and batched rendering against a per-frame loop.
+
+    python bench/decoder_cost.py --run RUN [--starts 16 --samples 8 --horizon 12]
+
+RUN is a frame run with a decoder fitted by ``python decode.py --run RUN``. Printed:
+
+- fit / training: the decoder's fit time (embedding cache + optimiser steps, from RUN/decoder/config.json)
+  over the run's training wall time (RUN/run.json), both measured by the commands that did the work;
+- rendering: ``starts`` held-out starts × ``samples`` sampled futures × ``horizon`` steps (plus the
+  prior-mean and true rows) decoded in one batch and written as PNG grids, GIFs, MP4s and a contact
+  sheet, timed whole; and the decoding alone, batched against one frame at a time (best of ``--repeats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from worldmodel.data import build_dataset
+from worldmodel.decode.data import encode_clips, future_frames
+from worldmodel.decode.fit import frame_run
+from worldmodel.decode.store import load_decoder
+from worldmodel.rollout.futures import mean_future, sample_futures
+from worldmodel.rollout.render import render_rollouts
+from worldmodel.rollout.starts import pick_starts
+
+
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        clock = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - clock)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="a frame run with a fitted decoder")
+    parser.add_argument("--starts", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", help="keep the rendered files in this folder (default: a temporary one)")
+    args = parser.parse_args()
+    run = Path(args.run)
+    cfg, model = frame_run(run)
+    torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
+    training = json.loads((run / "run.json").read_text())["wall_time_s"]
+    fit = json.loads((run / "decoder" / "config.json").read_text())["facts"]["fit_seconds"]
+    print(f"decoder fit {fit:.1f} s / training {training:.1f} s = {fit / training:.3f}  (target ≤ 0.25)")
+
+    torch.manual_seed(0)
+    test = build_dataset(cfg.data, "test")
+    first = test.first[pick_starts(test, args.horizon, args.starts, np.random.default_rng(0))]
+    decoder = load_decoder(run)
+    with torch.no_grad():
+        fx = encode_clips(model, test, first)
+        paths, deterministic = sample_futures(model, fx, args.horizon, args.samples), mean_future(model, fx, args.horizon)
+    truth = future_frames(test, first, args.horizon).float() / 255
+    embeddings = torch.cat([paths.flatten(0, 2), deterministic.flatten(0, 1)])  # every frame a grid shows but the true ones
+    batched = best_time(lambda: decoder.decode(embeddings), args.repeats)
+    with torch.no_grad():
+        looped = best_time(lambda: [decoder(e[None]) for e in embeddings], 1)
+    print(f"decoding {len(embeddings)} frames: batched {batched:.2f} s, per-frame loop {looped:.2f} s = {looped / batched:.1f}× slower")
+
+    def render() -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            samples, prior_mean = decoder.decode(paths), decoder.decode(deterministic)
+            render_rollouts(Path(args.out or scratch), samples, prior_mean, truth, run.name, test.gap,
+                            [f"held-out start {i}" for i in range(len(first))], shown=args.samples)
+
+    seconds = best_time(render, 1)
+    print(f"rendering {len(first)} starts × {args.samples} samples × {args.horizon} steps (decode + PNG, GIF, MP4, sheet): "
+          f"{seconds:.1f} s (target ≤ 20 s); decoding is {batched / seconds:.0%} of it")
+
+
+if __name__ == "__main__":
+    main()
