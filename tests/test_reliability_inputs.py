@@ -110,6 +110,8 @@ def leaf_strategies() -> dict[str, st.SearchStrategy]:
 
 
 LEAVES = leaf_strategies()
+# values valid only beside another key (config.py checks them together)
+COMPANIONS = {("model.encoder.kind", "timm"): ["model.encoder.timm_name=resnet18"]}
 
 
 @PROPERTY
@@ -118,7 +120,7 @@ def test_every_valid_override_round_trips(draw):
     key = draw.draw(st.sampled_from(sorted(LEAVES)))
     value = draw.draw(LEAVES[key])
     text = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, float) else str(value)
-    cfg = load_config(None, [f"{key}={text}"])
+    cfg = load_config(None, [f"{key}={text}", *COMPANIONS.get((key, value), [])])
     got = cfg
     for part in key.split("."):
         got = getattr(got, part)

@@ -8,7 +8,8 @@ videos (cross-validation folds grouped by video) and scored (R²) on the held-ou
   action, what any embedding gives without a latent (the reference r is compared with);
 - ``r2_action_from_r_<p>pct`` and ``few_label_ratio_<p>pct``: r̄ → action fitted on p % of the
   labelled train pairs (a seeded random subset), scored on the test videos, and its ratio to the
-  probe fitted on all of them (few-label action decoding as LAPO reports it);
+  probe fitted on all of them (few-label action decoding as LAPO reports it); the ratio is left out
+  when the full probe has no skill (R² ≤ 0), where it would mean nothing;
 - ``r2_state_<column>``: f(x) → each column of the per-frame ``state`` array.
 
 Column names come from the dataset's ``meta.json`` (``columns``); without them, ``dim<i>``.
@@ -62,7 +63,8 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
             tag = f"{fraction * 100:g}pct"
             few = _fit_subset(train["r"], action, groups, fraction).r2(test["r"], test["action"])
             metrics[f"r2_action_from_r_{tag}"] = few
-            metrics[f"few_label_ratio_{tag}"] = few / full_r2 if full_r2 > 0 else float("nan")
+            if full_r2 > 0:
+                metrics[f"few_label_ratio_{tag}"] = few / full_r2
     if "gt_state" in train:
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])
