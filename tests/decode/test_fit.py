@@ -51,14 +51,19 @@ def test_decode_cli_scores_and_rollout_renders(frame_run, capsys):
         assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
     assert 0 < metrics["pixel_rmse_best_of_n_h3"] < 1 and metrics["true_frame_com_error_px"] < 0.6
     assert "heldout_psnr" in capsys.readouterr().out
+    rendered = frame_run / "rollouts" / "render"
+    # with a decoder and no probes (footage without ground truth), rollout.py renders pictures only
+    rollout_cli.main(["--run", str(frame_run), "--starts", "3", "--samples", "4", "--horizon", "3"])
+    pictures_only = json.loads((frame_run / "rollouts" / "metrics.json").read_text())
+    assert (rendered / "contact_sheet.png").is_file() and 0 < pictures_only["pixel_rmse_best_of_n_h3"] < 1
+    assert not any(key.startswith("position_") for key in pictures_only)
     eval_cli.main(["--run", str(frame_run)])
     rollout_cli.main(["--run", str(frame_run), "--starts", "3", "--samples", "4", "--horizon", "3"])
-    rendered = frame_run / "rollouts" / "render"
     assert sorted(p.name for p in rendered.iterdir()) == sorted(
         ["contact_sheet.png"] + [f"start_{i:02d}.{ext}" for i in range(3) for ext in ("png", "gif", "mp4")])
     rollout_metrics = json.loads((frame_run / "rollouts" / "metrics.json").read_text())
     assert all(0 < rollout_metrics[f"pixel_rmse_{name}_h3"] < 1 for name in ("best_of_n", "prior_mean", "copy_last", "mean_frame"))
-    assert rollout_metrics["render_seconds"] > 0
+    assert rollout_metrics["render_seconds"] > 0 and any(key.startswith("position_") for key in rollout_metrics)
 
 
 def test_a_run_without_frames_gets_one_line(tmp_path, capsys):

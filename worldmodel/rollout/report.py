@@ -52,15 +52,21 @@ def _baseline(baseline: str | Path, cfg, context: torch.Tensor, horizon: int) ->
 
 def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizon: int = 12, seed: int = 0,
                 save_embeddings: bool = False, baseline: str | Path | None = None) -> dict[str, float]:
-    """Sample, decode and score futures of a run evaluated by eval.py; writes and returns ``RUN/rollouts/metrics.json``.
+    """Sample, decode and score futures of a run; writes and returns ``RUN/rollouts/metrics.json``.
 
+    Futures are read with the probes eval.py saved and, for frame runs with a pixel decoder
+    (``decode.py``), rendered as pictures. A frame run with a decoder needs no probes, so footage
+    without ground truth renders too; any other run needs eval.py's probes first.
     ``baseline``: a run folder (evaluated too) whose deterministic future is scored as ``<name>_baseline_h<h>``.
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
     stamp = derived_stamp(run_dir)
-    check_derived(run_dir, "probes")
-    probes = load_probes(run_dir / "probes")
+    pixels = cfg.data.kind == "frames" and has_decoder(run_dir)
+    probes = {}
+    if not pixels or (run_dir / "probes").exists():
+        check_derived(run_dir, "probes")
+        probes = load_probes(run_dir / "probes")
     if cfg.model.latent.kind == "oracle":
         raise ValueError(f"{run_dir}: an oracle-latent run has no prior to sample r from; rollouts need a learned prior")
     torch.manual_seed(seed)
@@ -92,7 +98,7 @@ def rollout_run(run_dir: str | Path, starts: int = 16, samples: int = 32, horizo
         if name in TRAJECTORY_VARIABLES:
             plots.fan_plot(out / f"fan_{name}.png", decoded["samples"], decoded["prior_mean"], decoded["truth"], name)
     metrics |= task.rollout_extras(model, cfg.data, probes, chosen, arrays, samples, out)
-    if cfg.data.kind == "frames" and has_decoder(run_dir):  # pixels: scores and pictures (RUN/rollouts/render)
+    if pixels:  # pixels: scores and pictures (RUN/rollouts/render)
         metrics |= render.render_run(run_dir, cfg, dataset, batch["video"].numpy(), batch["start"].numpy(), paths, deterministic, out)
     np.savez(out / "rollouts.npz", **arrays)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
