@@ -29,15 +29,8 @@ from worldmodel.decode.store import load_decoder
 from worldmodel.rollout.futures import mean_future, sample_futures
 from worldmodel.rollout.render import render_rollouts
 from worldmodel.rollout.starts import pick_starts
+from timing import best_time  # bench/timing.py
 
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        clock = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - clock)
-    return min(times)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ plus the probe decoding of every step of every future is included; best of ``--r
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from worldmodel.models import WorldModel
 from worldmodel.eval.probes import LinearProbe, load_probes
 from worldmodel.rollout.futures import decode, roll_out, sample_futures
 from worldmodel.train.runs import load_run
+from timing import best_time  # bench/timing.py
 
 
 def per_sample_loop(model, start, horizon: int, samples: int) -> torch.Tensor:
@@ -28,14 +28,6 @@ def per_sample_loop(model, start, horizon: int, samples: int) -> torch.Tensor:
     draw = lambda e: model.latent.sample_prior(e, 1)[0]
     return torch.stack([roll_out(model, start, horizon, draw) for _ in range(samples)])
 
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        clock = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - clock)
-    return min(times)
 
 
 def main() -> None:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -53,6 +52,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.resize import fit_frames
+from data_prep.workers import run_jobs
 from worldmodel.data.store import (
     FRAMES_KIND,
     DatasetFolderError,
@@ -292,22 +292,6 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     return row
 
 
-def _prepare_star(args: tuple) -> dict[str, Any]:
-    return prepare_episode(*args)
-
-
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _run(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1:
-        yield from map(_prepare_star, jobs)
-        return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_prepare_star, jobs)
 
 
 @dataclass
@@ -378,7 +362,7 @@ def generate_sim(
     summary = SimSummary(reused=len(done))
     todo = [(e, parts, options) for e in range(episodes) if e not in done]
     with tqdm(total=episodes, initial=len(done), desc=env, unit="episode") as bar:
-        for row in _run(todo, workers):
+        for row in run_jobs(prepare_episode, todo, workers):
             done[int(row["id"])] = row
             bar.update(1)
             bar.set_postfix(failed=sum(r["status"] != "ok" for r in done.values()))

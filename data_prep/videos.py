@@ -29,17 +29,17 @@ import argparse
 import hashlib
 import json
 import functools
-import multiprocessing
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from data_prep.decoding import ShotCuts, VideoDecodeError, decode_video, resolve_backend
+from data_prep.workers import run_jobs
 from worldmodel.cli import at_least
 from worldmodel.data.store import (
     FRAMES_KIND,
@@ -129,15 +129,6 @@ def _part_frames(parts: Path, row: dict[str, Any], start: int, frames: int) -> n
     return data.reshape(frames, row["height"], row["width"], 3)
 
 
-def _prepare_star(args: tuple) -> dict[str, Any]:
-    return prepare_one(*args)
-
-
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
 
 def _check_options(out: Path, options: dict[str, Any]) -> None:
     """An earlier (partial) store in ``out`` must have the same frames: size, fps and pad (the
@@ -173,13 +164,6 @@ def _done_parts(parts: Path, videos: dict[str, Path]) -> dict[str, dict[str, Any
                 done[video_id] = row
     return done
 
-
-def _run(jobs: list[tuple], workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1:
-        yield from map(_prepare_star, jobs)
-        return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(_prepare_star, jobs)
 
 
 def prepare_videos(
@@ -225,7 +209,7 @@ def prepare_videos(
                           dropped=sum(vid not in videos for vid in stored))
     failed_rows = {}
     with tqdm(total=len(todo), desc="videos", unit="video") as bar:
-        for row in _run(todo, workers):
+        for row in run_jobs(prepare_one, todo, workers):
             if row["status"] == "ok":
                 done[row["id"]] = row
             else:
