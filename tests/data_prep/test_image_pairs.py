@@ -50,8 +50,11 @@ def test_pairs_hold_the_fitted_images_and_their_ground_truth(folder, capsys):
 
 def test_bad_split_names_and_missing_columns_are_reported(folder):
     (folder / "bad.csv").write_text("context,target,split\na.png,b.png,validation\n")
-    with pytest.raises(DatasetFolderError, match="line 2: split 'validation', expected one of"):
+    with pytest.raises(SystemExit, match="^error: .*line 2: split 'validation', expected one of") as stop:
         main(["image-pairs", str(folder / "src"), str(folder / "o1"), "--pairs", str(folder / "bad.csv")])
+    assert "\n" not in str(stop.value.code) and not (folder / "o1" / "meta.json").exists()
     (folder / "cols.csv").write_text("first,second\na.png,b.png\n")
-    with pytest.raises(DatasetFolderError, match="missing columns \\['context', 'target'\\]"):
+    with pytest.raises(SystemExit, match="missing columns \\['context', 'target'\\]"):
         main(["image-pairs", str(folder / "src"), str(folder / "o2"), "--pairs", str(folder / "cols.csv")])
+    with pytest.raises(DatasetFolderError, match="line 2: split 'validation'"):  # --debug: the exception itself
+        main(["image-pairs", str(folder / "src"), str(folder / "o3"), "--pairs", str(folder / "bad.csv"), "--debug"])
