@@ -15,7 +15,6 @@ warning naming the file, and when none is intact :class:`CheckpointError` lists 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,19 +24,13 @@ from typing import Any
 
 from accelerate import Accelerator
 
+from worldmodel.train.runs import file_sha256
+
 STEP_FILE = "step.json"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used; the message names the file and what was expected."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -54,7 +47,7 @@ def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     files = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != STEP_FILE):
         _fsync(path)
-        files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
     return files
 
 
@@ -111,7 +104,7 @@ def read_step_file(checkpoint: Path) -> dict[str, Any]:
         size = file.stat().st_size
         if size != expected["bytes"]:
             raise CheckpointError(f"{file}: {size} bytes, expected {expected['bytes']} (truncated?)")
-        if _sha256(file) != expected["sha256"]:
+        if file_sha256(file) != expected["sha256"]:
             raise CheckpointError(f"{file}: SHA-256 differs from the one in step.json (corrupt)")
     return info
 

@@ -49,16 +49,6 @@ class RunFolderError(ValueError):
 
 # ------------------------------------------------------------------------------------ ownership
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
 def _lock_owner(path: Path) -> str:
     try:
         return path.read_text().strip() or "unknown"
@@ -191,6 +181,11 @@ def model_hash(run_dir: str | Path) -> str:
     path = Path(run_dir) / "model.safetensors"
     if not path.is_file():
         raise RunFolderError(f"{Path(run_dir)}: not a finished run (missing model.safetensors); train it first")
+    return file_sha256(path)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
