@@ -10,8 +10,9 @@ shared by all axes. Point P's dataset is generated in ``data/numerical_sweep/P``
 ``data.generator_args`` overrides), its runs go to ``OUT/P/METHOD/seedS`` (``run_table.run_one``:
 train.py then eval.py; a finished run is reused, so an interrupted sweep continues where it stopped),
 and the untrained-encoder floor (``configs/numerical/infonce.yaml`` with ``train.steps=0``, the first
-seed only) to ``OUT/P/untrained/infonce/seedS``. Runs go seed by seed, and within a seed the default
-point first, then each axis's farthest value, so a sweep cut short still spans every axis.
+seed only) to ``OUT/P/untrained/infonce/seedS``. Runs go seed by seed; within a seed InfoNCE and
+AdaSSL-V at every point come first, then the floor, then each further method; points go from the
+default to each axis's farthest value inwards, so a sweep cut short still spans every axis.
 
 Written: ``OUT/results.json`` (every finished run by point), ``OUT/table.md`` (R² ood and test,
 mean ± std over seeds, per point and method) and one plot per axis, ``--img-dir/numerical_sweep_AXIS.png``
@@ -37,6 +38,7 @@ from worldmodel.data.generators import load_generator
 
 DATA_ROOT = Path("data/numerical_sweep")
 UNTRAINED = "untrained"  # the pseudo-method of the untrained-encoder floor
+PRIORITY = ["infonce", "adassl_v", "adassl_s", "hinfonce", "aninfonce"]  # the comparison the claim rests on first
 
 
 def generator_defaults() -> dict:
@@ -82,11 +84,13 @@ def point_overrides(name: str, args: dict) -> list[str]:
 
 
 def jobs(points: list[tuple[str, dict]], methods: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
-    """(point, method, seed) in running order: seed by seed, the untrained floor with the first seed."""
+    """(point, method, seed) in running order: seed by seed; within a seed the first two methods at every
+    point, then (first seed only) the untrained floor at every point, then each further method at every point."""
     out = []
     for i, seed in enumerate(seeds):
-        for name, _ in points:
-            out += [(name, method, seed) for method in ([UNTRAINED] if i == 0 else []) + methods]
+        groups = [methods[:2], *([[UNTRAINED]] if i == 0 else []), *([m] for m in methods[2:])]
+        for group in groups:
+            out += [(name, method, seed) for name, _ in points for method in group]
     return out
 
 
@@ -185,7 +189,8 @@ def main() -> None:
     family = FAMILIES["numerical"]["methods"]
     parser.add_argument("--out", type=Path, default=Path("runs/numerical_sweep"))
     parser.add_argument("--axes", nargs="+", help="default: all (noise_scale modes noise dim)")
-    parser.add_argument("--methods", nargs="+", choices=family, default=family)
+    parser.add_argument("--methods", nargs="+", choices=family, default=PRIORITY,
+                        help="in running order (default: %(default)s)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel")
     parser.add_argument("--img-dir", type=Path, default=Path("docs/img"))

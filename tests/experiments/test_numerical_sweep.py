@@ -30,11 +30,13 @@ def test_the_axes_follow_the_generator_defaults_and_share_one_default_point():
 
 def test_jobs_run_seed_by_seed_with_the_untrained_floor_once():
     points = [("default", {}), ("modes-1", {"modes": 1})]
-    jobs = sweep.jobs(points, ["infonce", "adassl_v"], [0, 1])
-    assert jobs[:3] == [("default", "untrained", 0), ("default", "infonce", 0), ("default", "adassl_v", 0)]
+    jobs = sweep.jobs(points, ["infonce", "adassl_v", "adassl_s"], [0, 1])
+    assert jobs[:8] == [("default", "infonce", 0), ("default", "adassl_v", 0), ("modes-1", "infonce", 0),
+                        ("modes-1", "adassl_v", 0), ("default", "untrained", 0), ("modes-1", "untrained", 0),
+                        ("default", "adassl_s", 0), ("modes-1", "adassl_s", 0)]
     assert sum(method == "untrained" for _, method, _ in jobs) == 2
-    assert len(jobs) == 2 * 2 * 2 + 2
-    assert all(seed == 1 for _, _, seed in jobs[6:])
+    assert len(jobs) == 2 * 3 * 2 + 2
+    assert all(seed == 1 for _, _, seed in jobs[8:])
 
 
 def _finish(out: Path, method: str, seed: int, ood: float) -> None:
