@@ -1,6 +1,6 @@
 import pytest
 
-from worldmodel.config import Config, ConfigError, load_config, save_config
+from worldmodel.config import PAPER_RECIPE, PAPER_SPARSE_EDIT, Config, ConfigError, load_config, save_config
 
 
 def write(tmp_path, text):
@@ -67,3 +67,57 @@ def test_a_run_saved_before_an_option_was_removed_still_loads(tmp_path):
     (tmp_path / "marginal.yaml").write_text(old.replace("prior: conditional", "prior: marginal"))
     with pytest.raises(ConfigError, match=r"marginal.yaml: 'model.latent.prior' is 'marginal', an option that was removed"):
         load_config(tmp_path / "marginal.yaml")
+
+
+def leaves(tree, prefix=""):
+    """{dotted key: value} of a nested mapping."""
+    out = {}
+    for key, value in tree.items():
+        out |= leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value}
+    return out
+
+
+def get(cfg, key):
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def test_recipe_paper_sets_every_option_of_the_authors_recipe_over_the_file():
+    """On the command line the recipe overrides the file (adassl_s.yaml sets lr 1e-3, a cosine schedule,
+    rank 2); each option then holds the authors' value, which differs from our default."""
+    ours = load_config("configs/numerical/adassl_s.yaml")
+    paper = load_config("configs/numerical/adassl_s.yaml", ["recipe=paper"])
+    options = leaves(PAPER_RECIPE) | leaves(PAPER_SPARSE_EDIT)
+    assert len(options) == 15
+    for key, value in options.items():
+        assert get(paper, key) == value and get(ours, key) != value, key
+    assert paper.recipe == "paper" and ours.recipe == "ours"
+    assert paper.model.latent.beta == ours.model.latent.beta  # options outside the recipe keep the file's value
+
+
+def test_the_paper_recipe_changes_the_edit_of_sparse_latents_only():
+    paper_v = load_config("configs/numerical/adassl_v.yaml", ["recipe=paper"])
+    assert paper_v.model.predictor == load_config("configs/numerical/adassl_v.yaml").model.predictor
+    assert paper_v.optim.lr == 1e-4 and paper_v.model.latent.logvar_clamp == 10.0
+
+
+def test_an_explicit_option_wins_over_the_recipe_in_either_order_and_in_the_file(tmp_path):
+    for overrides in (["recipe=paper", "optim.lr=0.003"], ["optim.lr=0.003", "recipe=paper"]):
+        cfg = load_config("configs/numerical/adassl_v.yaml", overrides)
+        assert cfg.optim.lr == 0.003 and cfg.optim.schedule == "constant"
+    path = write(tmp_path, "recipe: paper\nobjective: {logit_clamp: 5.0}\n")
+    cfg = load_config(path)
+    assert cfg.objective.logit_clamp == 5.0 and cfg.objective.ema_momentum == 0.996
+    assert load_config(path, ["objective.ema_momentum=0.9"]).objective.ema_momentum == 0.9
+
+
+def test_a_saved_paper_recipe_config_loads_back_unchanged(tmp_path):
+    cfg = load_config("configs/numerical/adassl_s.yaml", ["recipe=paper", "train.grad_clip=3.0"])
+    save_config(cfg, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg
+
+
+def test_an_unknown_recipe_is_one_line_naming_the_choices():
+    with pytest.raises(ConfigError, match=r"^command line: 'recipe' is 'authors'; expected one of \['ours', 'paper'\]$"):
+        load_config(None, ["recipe=authors"])

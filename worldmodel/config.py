@@ -73,6 +73,9 @@ class LatentConfig:
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     codes: int = 16  # K, codebook size of the vector-quantised latent (vq); beta weights its commitment loss
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
+    sigma_floor: float = 1e-4  # gaussian, mixture: σ = softplus(·) + this floor (the authors' code: 1e-6)
+    logvar_clamp: float = 0.0  # gaussian, mixture: > 0 clamps log σ² of posterior and prior to ±this (the authors' code: 10)
+    posterior_on_target: bool = False  # EMA objectives (byol): q(r | f(x), g(x⁺)) reads the EMA target's embedding of x⁺, without gradient
 
 
 @dataclass
@@ -82,6 +85,8 @@ class PredictorConfig:
     rank: int = 4  # low rank of each module (modular)
     depth: int = 2  # transformer layers (tokens)
     heads: int = 4  # attention heads (tokens)
+    squash: bool = False  # modular: module i is switched by tanh(r_i) rather than r_i (the authors' AdaSSL-S edit)
+    tied_bias: bool = False  # modular: module i's bias is B_i a_i (a_i of width rank) rather than a free D-wide b_i
 
 
 @dataclass
@@ -102,12 +107,14 @@ class ObjectiveConfig:
     byol_predictor: bool = True  # byol: predictor head q (False: identity, the variant that collapses)
     symmetric: bool = True  # use both directions of each pair, as in the paper
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
+    logit_clamp: float = 0.0  # infonce family: > 0 clamps the logits to ±this before the softmax (the authors' code: 20)
 
 
 @dataclass
 class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
+    decay_1d: bool = True  # weight decay also on 1-D parameters (biases, norm scales); False exempts them
     warmup_steps: int = 0
     schedule: str = "cosine"  # cosine | constant
 
@@ -135,6 +142,7 @@ class TrainConfig:
 @dataclass
 class Config:
     name: str = "experiment"
+    recipe: str = "ours"  # ours | paper: the authors' training recipe (PAPER_RECIPE); options given beside it win
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
@@ -143,6 +151,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
+    "recipe": ("ours", "paper"),
     "data.kind": ("numerical", "frames", "image_pairs"),
     "model.encoder.kind": ("mlp", "cnn", "resnet18", "vit", "timm"),
     "model.encoder.size": ("tiny", "small"),
@@ -177,6 +186,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.latent.value_noise": (0.0, math.inf),
     "model.latent.decorrelation": (0.0, math.inf),
     "model.latent.free_bits": (0.0, math.inf),
+    "model.latent.sigma_floor": (1e-12, math.inf),
+    "model.latent.logvar_clamp": (0.0, math.inf),
+    "objective.logit_clamp": (0.0, math.inf),
     "objective.embedding_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),
@@ -204,6 +216,29 @@ RETIRED: dict[str, Any] = {
 }
 """Keys removed from the schema, each with the value it held when the option was off: the
 config.yaml of a run trained before the removal still loads."""
+
+PAPER_RECIPE: dict[str, Any] = {
+    "model": {"latent": {"batch_norm": True, "sigma_floor": 1e-6, "logvar_clamp": 10.0, "posterior_on_target": True}},
+    "objective": {"ema_momentum": 0.996, "logit_clamp": 20.0},
+    "optim": {"lr": 1e-4, "weight_decay": 5e-4, "decay_1d": False, "schedule": "constant", "warmup_steps": 0},
+    "train": {"grad_clip": 1.0},
+}
+"""The training recipe of the authors' code (github.com/SkrighYZ/AdaSSL): where it differs from ours."""
+
+PAPER_SPARSE_EDIT: dict[str, Any] = {"model": {"predictor": {"squash": True, "tied_bias": True, "rank": 1}}}
+"""The authors' AdaSSL-S edit f + Σ_i tanh(r_i) B_i (A_i f + a_i), rank 1: the paper recipe adds it for a
+sparse latent with a modular predictor."""
+
+
+def recipe_options(recipe: str, cfg: DictConfig) -> dict[str, Any]:
+    """The options ``recipe`` sets (a nested mapping) for the config ``cfg`` it is given with: none for
+    ``ours``; :data:`PAPER_RECIPE`, plus :data:`PAPER_SPARSE_EDIT` when ``cfg`` has a sparse latent and a
+    modular predictor, for ``paper``."""
+    if recipe != "paper":
+        return {}
+    sparse_edit = cfg.model.latent.kind == "sparse" and cfg.model.predictor.kind == "modular"
+    return OmegaConf.to_container(OmegaConf.merge(PAPER_RECIPE, PAPER_SPARSE_EDIT if sparse_edit else {}))
+
 
 _DOTTED_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MISSING = "???"  # OmegaConf's marker of a missing value, which a merge would silently ignore
@@ -300,11 +335,16 @@ def _drop_retired(tree: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def _merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
+    """``update`` merged onto ``base``. A ``recipe`` in ``update`` puts its options (:func:`recipe_options`)
+    between the two: over ``base``, under the options ``update`` gives explicitly."""
     tree = _drop_retired(OmegaConf.to_container(update), source)
     _check_keys(tree, source)
     update = OmegaConf.create(tree)
     try:
-        return OmegaConf.merge(base, update)
+        merged = OmegaConf.merge(base, update)
+        if "recipe" in tree:  # an unknown recipe sets nothing here; _check_choices names it
+            merged = OmegaConf.merge(base, recipe_options(tree["recipe"], merged), update)
+        return merged
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         raise ConfigError(f"{source}: bad value for '{key}': {_first_line(err)}") from None

@@ -1,9 +1,11 @@
+import math
+
 import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
 from worldmodel.models.latents import (GaussianLatent, MixtureLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl,
-                                       gumbel_sigmoid, off_diagonal_correlation)
+                                       gaussian_scale, gumbel_sigmoid, off_diagonal_correlation)
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -220,3 +222,41 @@ def test_batch_norm_latent_networks_standardise_hidden_units_in_training_and_fre
         assert torch.allclose(h.std(0, unbiased=False), torch.ones(16), atol=1e-3), name
     lat.eval()  # running statistics: one row's prior no longer depends on the rest of the batch
     assert torch.allclose(lat.prior(fx)[:1], lat.prior(fx[:1]), atol=1e-6)
+
+
+
+def test_gaussian_scale_floors_sigma_and_clamps_the_log_variance():
+    pre = torch.tensor([-40.0, 0.0, 3.0, 400.0], dtype=torch.float64)
+    plain = torch.nn.functional.softplus(pre)
+    assert torch.allclose(gaussian_scale(pre), plain + 1e-4)
+    assert torch.allclose(gaussian_scale(pre, 1e-6), plain + 1e-6)
+    clamped = gaussian_scale(pre, 1e-6, logvar_clamp=10.0)
+    expected = torch.tensor([math.exp(-5), math.log(2) + 1e-6, math.log1p(math.exp(3)) + 1e-6, math.exp(5)],
+                            dtype=torch.float64)
+    assert torch.allclose(clamped, expected)  # log σ² = ±10 at the extremes, untouched between
+
+
+def test_clamped_kl_equals_a_hand_computation_at_extreme_log_variances():
+    """The authors' KL (github.com/SkrighYZ/AdaSSL, utils/sampling_utils.py): σ = softplus + 1e-6, log σ²
+    clamped to ±10. Dimension 0: posterior log σ² = 2 log 1e-6 ≈ −27.6 → −10, prior σ = 30 (log σ² 6.8,
+    inside). Dimension 1: neither clamped."""
+    lat = GaussianLatent(emb_dim=4, dim=2, hidden=8, sigma_floor=1e-6, logvar_clamp=10.0)
+    mu_q, pre_q = torch.tensor([[0.5, -1.0]]), torch.tensor([[-40.0, 2.0]])
+    mu_p, pre_p = torch.tensor([[0.0, 1.0]]), torch.tensor([[30.0, -2.0]])
+    with torch.no_grad():  # constant outputs: last layers of zero weight with these biases
+        for net, out in ((lat.posterior, torch.cat([mu_q, pre_q], -1)), (lat.prior, torch.cat([mu_p, pre_p], -1))):
+            net[-1].weight.zero_()
+            net[-1].bias.copy_(out[0])
+    fx = torch.zeros(1, 4)
+
+    def kl(var_q, var_p, shift):
+        return 0.5 * (math.log(var_p / var_q) + var_q / var_p + shift**2 / var_p - 1)
+
+    sp = lambda x: math.log1p(math.exp(x)) + 1e-6
+    dim0 = kl(math.exp(-10), (30 + 1e-6) ** 2, 0.5)  # softplus(30) = 30 to float precision
+    dim1 = kl(sp(2.0) ** 2, sp(-2.0) ** 2, 2.0)
+    assert float(lat.infer(fx, fx).reg) == pytest.approx(dim0 + dim1, rel=1e-5)
+    lat.logvar_clamp = 0.0  # unclamped, σ_q = 1e-6 costs log(e^-5 / 1e-6) = 8.5 nats more
+    unclamped = kl(1e-12, (30 + 1e-6) ** 2, 0.5) + dim1
+    assert float(lat.infer(fx, fx).reg) == pytest.approx(unclamped, rel=1e-4)
+    assert unclamped - (dim0 + dim1) == pytest.approx(math.log(math.exp(-5) / 1e-6), rel=1e-3)

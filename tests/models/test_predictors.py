@@ -76,3 +76,24 @@ def test_token_predictor_without_latent_has_no_r_token_and_checks_heads():
     assert pred.r_token is None and pred.position.shape == (4, 8)
     with pytest.raises(ValueError, match="heads"):
         TokenPredictor((4, 6), r_dim=2, depth=1, heads=4)
+
+
+def test_modular_with_squash_and_tied_bias_is_the_authors_adassl_s_edit():
+    """Rank 1: t(f, r) = f + B (tanh(r) ⊙ (A f + a)) with B (D, R) and A (R, D) the stacked modules, as the
+    authors' wrapper computes it (editor_Bs(tanh(r) * editor_As(x)))."""
+    torch.manual_seed(0)
+    pred = ModularPredictor(emb_dim=5, r_dim=3, rank=1, squash=True, tied_bias=True)
+    assert pred.b.shape == (3, 1)  # one bias per module, in B_i's span
+    fx, r = torch.randn(7, 5), 3 * torch.randn(7, 3)
+    assert torch.equal(pred(fx, r), fx)
+    with torch.no_grad():
+        pred.B.normal_()
+        pred.b.normal_()
+    A, B, a = pred.A[:, 0, :], pred.B[:, :, 0].T, pred.b[:, 0]  # (R, D), (D, R), (R,)
+    assert torch.allclose(pred(fx, r), fx + (torch.tanh(r) * (fx @ A.T + a)) @ B.T, atol=1e-5)
+    untied = ModularPredictor(emb_dim=5, r_dim=3, rank=1, squash=True)
+    untied.load_state_dict({"A": pred.A, "B": pred.B, "b": torch.zeros(3, 5)})
+    assert torch.allclose(untied(fx, r), fx + (torch.tanh(r) * (fx @ A.T)) @ B.T, atol=1e-5)  # squash alone
+    assert torch.allclose(untied(fx, 1e-3 * r), fx + (1e-3 * r * (fx @ A.T)) @ B.T, atol=1e-6)  # tanh ≈ id near 0
+    with pytest.raises(ValueError, match="tied_bias.*rank ≥ 1"):
+        ModularPredictor(emb_dim=5, r_dim=3, rank=0, tied_bias=True)

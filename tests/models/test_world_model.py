@@ -94,3 +94,24 @@ def test_posterior_reads_the_online_embedding_of_the_target_clip():
     for (fx, fx_pos), expected in zip(seen, online):
         assert fx_pos.requires_grad and torch.allclose(fx_pos, expected, atol=1e-6)
     assert (seen[0][1] - ema).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("recipe, reaches_x_pos", [("ours", True), ("paper", False)])
+def test_under_the_paper_recipe_the_posterior_reads_the_ema_target_of_x_pos_without_gradient(recipe, reaches_x_pos):
+    """Forward pairs only, so x⁺ enters the loss through the posterior's view of it and the EMA aim g(x⁺):
+    the loss's gradient reaches x⁺ under our recipe (q reads f(x⁺)) and not under the paper's (q reads
+    g(x⁺), as the aim does); the posterior's input then equals g(x⁺)."""
+    torch.manual_seed(0)
+    model = clip_model("model.latent.kind=gaussian", "model.latent.dim=6", "model.latent.hidden=8",
+                       "objective.symmetric=false", f"recipe={recipe}")
+    assert model.posterior_on_target == (not reaches_x_pos)
+    with torch.no_grad():  # online and EMA encoders differ, as after some training
+        for p in model.encoder.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    batch = {key: clips.float().div(255).requires_grad_() for key, clips in clip_batch().items()}
+    model(batch, beta=1.0)["loss"].backward()
+    assert batch["context"].grad.abs().sum() > 0
+    assert (batch["target"].grad is not None and batch["target"].grad.abs().sum() > 0) == reaches_x_pos
+    fx, seen = model.posterior_inputs(batch)
+    expected = (model.encode if reaches_x_pos else model.target_encoder)(batch["target"])
+    assert torch.allclose(seen, expected, atol=1e-6) and seen.requires_grad == reaches_x_pos

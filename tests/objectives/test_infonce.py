@@ -93,3 +93,16 @@ def test_info_nce_rows_split_over_processes_average_to_the_global_loss(views):
         mine = pred[:, rank * local : (rank + 1) * local].reshape(-1, 5)
         parts.append(info_nce(pairwise_similarity(mine, target.reshape(-1, 5), "cosine"), views, rank, world))
     assert torch.allclose(torch.stack(parts).mean(), reference, atol=1e-6)
+
+
+def test_logit_clamp_bounds_the_logits_at_plus_minus_c():
+    """l2 logits −‖p − t‖² of far-apart points fall below −20; clamped, every such negative counts as −20."""
+    torch.manual_seed(0)
+    pred, target = 4 * torch.randn(1, 6, 3, dtype=torch.float64), 4 * torch.randn(1, 6, 3, dtype=torch.float64)
+    clamped = InfoNCE(3, ObjectiveConfig(similarity="l2", temperature=1.0, logit_clamp=20.0)).double()
+    plain = InfoNCE(3, ObjectiveConfig(similarity="l2", temperature=1.0)).double()
+    logits = pairwise_similarity(pred[0], target[0], "l2")
+    assert logits.min() < -20  # the clamp binds on this batch
+    ref = F.cross_entropy(logits.clamp(-20, 20), torch.arange(6))
+    assert torch.allclose(clamped(pred, target, pred), ref, atol=1e-10)
+    assert not torch.allclose(plain(pred, target, pred), ref, atol=1e-3)

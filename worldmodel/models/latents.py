@@ -43,6 +43,14 @@ def gaussian_kl(mu_q: Tensor, sigma_q: Tensor, mu_p: Tensor, sigma_p: Tensor) ->
     return torch.log(sigma_p / sigma_q) + (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2) - 0.5
 
 
+def gaussian_scale(pre: Tensor, floor: float = 1e-4, logvar_clamp: float = 0.0) -> Tensor:
+    """σ = softplus(pre) + floor, elementwise; with ``logvar_clamp`` c > 0, log σ² is clamped to [−c, c]
+    (σ to [e^(−c/2), e^(c/2)], no gradient beyond), as the authors' code clamps the log-variance in its
+    KL and reparameterisation."""
+    sigma = F.softplus(pre) + floor
+    return sigma.clamp(math.exp(-logvar_clamp / 2), math.exp(logvar_clamp / 2)) if logvar_clamp > 0 else sigma
+
+
 def gaussian_log_density(x: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     """log N(x; μ, σ²) per element, shapes broadcast."""
     return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
@@ -145,7 +153,7 @@ class GaussianLatent(nn.Module):
 
     reg = KL(q ‖ p) summed over the R dimensions, mean over the batch (with ``free_bits`` λ > 0:
     :func:`free_bits_reg`). ``prior_outputs`` sets the width of the prior network's output (subclasses with
-    other priors).
+    other priors). Scales σ of posterior and prior: :func:`gaussian_scale` (``sigma_floor``, ``logvar_clamp``).
 
     The prior is conditional: KL(q ‖ p) charges only for what f(x) cannot predict, so r may also
     carry a function of f(x) for free (e.g. the next position rather than the acceleration).
@@ -157,17 +165,17 @@ class GaussianLatent(nn.Module):
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, prior_outputs: int | None = None, batch_norm: bool = False,
-                 free_bits: float = 0.0) -> None:
+                 free_bits: float = 0.0, sigma_floor: float = 1e-4, logvar_clamp: float = 0.0) -> None:
         super().__init__()
         self.dim = dim
         self.free_bits = free_bits
+        self.sigma_floor, self.logvar_clamp = sigma_floor, logvar_clamp
         self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
         self.prior = latent_mlp(emb_dim, hidden, prior_outputs or 2 * dim, batch_norm)
 
-    @staticmethod
-    def _split(out: Tensor) -> tuple[Tensor, Tensor]:
+    def _split(self, out: Tensor) -> tuple[Tensor, Tensor]:
         mu, pre = out.float().chunk(2, dim=-1)
-        return mu, F.softplus(pre) + 1e-4
+        return mu, gaussian_scale(pre, self.sigma_floor, self.logvar_clamp)
 
     def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
         return self._split(self.posterior(torch.cat([fx, fx_pos], dim=-1)))
@@ -216,10 +224,11 @@ class MixtureLatent(GaussianLatent):
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, components: int, batch_norm: bool = False,
-                 free_bits: float = 0.0) -> None:
+                 free_bits: float = 0.0, sigma_floor: float = 1e-4, logvar_clamp: float = 0.0) -> None:
         if components < 1:
             raise ValueError(f"model.latent.components must be ≥ 1, got {components}")
-        super().__init__(emb_dim, dim, hidden, components * (1 + 2 * dim), batch_norm, free_bits)
+        super().__init__(emb_dim, dim, hidden, components * (1 + 2 * dim), batch_norm, free_bits, sigma_floor,
+                         logvar_clamp)
         self.components = components
 
     def _mixture(self, fx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -495,9 +504,11 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
     if cfg.kind == "none":
         return NoLatent()
     if cfg.kind == "gaussian":
-        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm, free_bits=cfg.free_bits)
+        return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm, free_bits=cfg.free_bits,
+                              sigma_floor=cfg.sigma_floor, logvar_clamp=cfg.logvar_clamp)
     if cfg.kind == "mixture":
-        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm, cfg.free_bits)
+        return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm, cfg.free_bits,
+                             cfg.sigma_floor, cfg.logvar_clamp)
     if cfg.free_bits > 0:
         raise ValueError(f"model.latent.free_bits ({cfg.free_bits}) applies to the KL of gaussian and mixture latents; "
                          f"model.latent.kind is {cfg.kind!r}")

@@ -45,19 +45,31 @@ class ModularPredictor(nn.Module):
     A_i: (rank, D), B_i: (D, rank), b_i: (D,). B and b start at zero, so t is the identity at
     initialisation for every r. With rank 0 there are no A, B: t(f, r) = f + Σ_i r_i b_i, a learned
     linear map of r into the embedding.
+
+    ``tied_bias``: module i's bias lies in B_i's span, t(f, r) = f + Σ_i r_i B_i (A_i f + a_i) with
+    a_i: (rank,) (needs rank ≥ 1). ``squash``: tanh(r_i) replaces r_i. Both with rank 1 give the
+    authors' AdaSSL-S edit f + B (tanh(r) ⊙ (A f + a)) (github.com/SkrighYZ/AdaSSL, models/wrapper.py).
     """
 
-    def __init__(self, emb_dim: int, r_dim: int, rank: int) -> None:
+    def __init__(self, emb_dim: int, r_dim: int, rank: int, squash: bool = False, tied_bias: bool = False) -> None:
         super().__init__()
+        if tied_bias and not rank:
+            raise ValueError("modular predictor: model.predictor.tied_bias ties the bias to B; "
+                             "expected model.predictor.rank ≥ 1, got 0")
+        self.squash, self.tied_bias = squash, tied_bias
         self.A = nn.Parameter(torch.randn(r_dim, rank, emb_dim) / emb_dim**0.5) if rank else None
         self.B = nn.Parameter(torch.zeros(r_dim, emb_dim, rank)) if rank else None
-        self.b = nn.Parameter(torch.zeros(r_dim, emb_dim))
+        self.b = nn.Parameter(torch.zeros(r_dim, rank if tied_bias else emb_dim))
 
     def forward(self, fx: Tensor, r: Tensor) -> Tensor:
         r = r.to(fx.dtype)
-        out = fx + r @ self.b  # f + Σ_i r_i b_i
+        if self.squash:
+            r = torch.tanh(r)
+        out = fx if self.tied_bias else fx + r @ self.b  # f (+ Σ_i r_i b_i)
         if self.A is not None:
             low = torch.einsum("ikd,...d->...ik", self.A, fx)  # (..., R, rank)
+            if self.tied_bias:
+                low = low + self.b
             out = out + torch.einsum("...i,...id->...d", r, torch.einsum("idk,...ik->...id", self.B, low))
         return out
 
@@ -103,7 +115,7 @@ def build_predictor(cfg, emb_dim: int, r_dim: int, token_shape: tuple[int, int] 
     if cfg.kind == "mlp":
         return MLPPredictor(emb_dim, r_dim, cfg.hidden)
     if cfg.kind == "modular":
-        return ModularPredictor(emb_dim, r_dim, cfg.rank)
+        return ModularPredictor(emb_dim, r_dim, cfg.rank, cfg.squash, cfg.tied_bias)
     if cfg.kind == "tokens":
         if token_shape is None:
             raise ValueError("model.predictor.kind 'tokens' needs a token embedding: set model.encoder.kind=cnn "

@@ -4,6 +4,8 @@
     g(x), g(x⁺)          target branch: the online encoder itself, or its EMA copy (no gradient)
     r ~ q(r | f(x), f(x⁺))   latent inference (or none / oracle), from the online embeddings
                          of both clips, so the encoder learns to show what r must explain
+                         (``model.latent.posterior_on_target``: q(r | f(x), g(x⁺)), the EMA
+                         target's view of x⁺ without gradient, as in the authors' BYOL code)
     ŷ = t(f(x), r)       prediction of g(x⁺)
     L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺))
 
@@ -80,6 +82,7 @@ class WorldModel(nn.Module):
         self.target_encoder = None
         if self.objective.needs_ema_target:
             self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.posterior_on_target = cfg.model.latent.posterior_on_target and self.target_encoder is not None
 
     def encode(self, x: Tensor) -> Tensor:
         """(B, *in_shape) → (B, D) online embeddings (what probes read)."""
@@ -87,8 +90,13 @@ class WorldModel(nn.Module):
 
     def posterior_inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """f(x) and f(x⁺) (B, D) of a batch's contexts and targets, what the posterior q(r | f(x), f(x⁺))
-        reads in the forward direction (as probes and the prior refit read it)."""
-        return self.encode(batch["context"]), self.encode(batch["target"])
+        reads in the forward direction (as probes and the prior refit read it); g(x⁺), without gradient,
+        in place of f(x⁺) when the posterior reads the EMA target."""
+        fx = self.encode(batch["context"])
+        if self.posterior_on_target:
+            with torch.no_grad():
+                return fx, self.target_encoder(batch["target"])
+        return fx, self.encode(batch["target"])
 
     def _targets(self, context: Tensor, target: Tensor, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
         if self.target_encoder is None:
@@ -103,9 +111,10 @@ class WorldModel(nn.Module):
         fx, fx_pos = self.encode(context), self.encode(target)
         gx, gx_pos = self._targets(context, target, fx, fx_pos)
 
-        directions = [(fx, fx_pos, gx_pos, action)]
+        seen_pos, seen = (gx_pos, gx) if self.posterior_on_target else (fx_pos, fx)  # what q reads of x⁺, x
+        directions = [(fx, seen_pos, gx_pos, action)]
         if self.symmetric:
-            directions.append((fx_pos, fx, gx, None if action is None else -action))
+            directions.append((fx_pos, seen, gx, None if action is None else -action))
         preds, samples = [], []
         for start, seen, aim, act in directions:
             sample = self.latent.infer(start, seen, act)

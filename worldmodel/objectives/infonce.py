@@ -10,6 +10,8 @@ gradients kept, so every prediction meets the negatives of the whole global batc
     logits_ij = s_i · sim(pred_i, target_j)           (masked: j = partner(i) → −∞)
     L = −(1/N) Σ_i log softmax_j(logits_i)[i]
 
+With ``logit_clamp`` c > 0 the logits are clamped to [−c, c] before the mask (the authors' code: 20).
+
 InfoNCE: s_i = 1/τ (optionally learnable). AnInfoNCE: sim weighted per dimension by a
 learnable diagonal Λ. H-InfoNCE: s_i = softplus(h(context_i)) predicted per sample, a
 heteroscedastic model without a latent.
@@ -75,6 +77,7 @@ class InfoNCE(nn.Module):
     def __init__(self, dim: int, cfg) -> None:
         super().__init__()
         self.similarity = cfg.similarity
+        self.logit_clamp = cfg.logit_clamp
         log_scale = torch.tensor(math.log(1.0 / cfg.temperature))
         if cfg.learn_temperature:
             self.log_scale = nn.Parameter(log_scale)
@@ -92,8 +95,10 @@ class InfoNCE(nn.Module):
         views, _, dim = pred.shape
         target, rank, world = gather_with_grad(target, dim=1)  # negatives from every process
         pred, target, context = (t.reshape(-1, dim) for t in (pred, target, context))
-        sim = pairwise_similarity(pred, target, self.similarity, self.dimension_weights())
-        return info_nce(self.row_scale(context) * sim, views, rank, world)
+        logits = self.row_scale(context) * pairwise_similarity(pred, target, self.similarity, self.dimension_weights())
+        if self.logit_clamp > 0:
+            logits = logits.clamp(-self.logit_clamp, self.logit_clamp)
+        return info_nce(logits, views, rank, world)
 
 
 class AnInfoNCE(InfoNCE):

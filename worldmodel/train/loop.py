@@ -37,6 +37,7 @@ from worldmodel.data import build_dataset, passthrough_collate
 from worldmodel.models import WorldModel
 from worldmodel.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from worldmodel.train.monitor import MetricsLog
+from worldmodel.train.optim import weight_decay_groups
 from worldmodel.train.trackers import require_tracker
 from worldmodel.train.prior_fit import fit_prior, has_density_prior
 from worldmodel.train.runs import claim_run
@@ -186,7 +187,7 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
         raise ConfigError(f"train.prior_fit_steps ({cfg.train.prior_fit_steps}) refits a gaussian or mixture prior; "
                           f"model.latent.kind is {cfg.model.latent.kind!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    optimizer = torch.optim.AdamW(weight_decay_groups(params, cfg.optim.weight_decay, cfg.optim.decay_1d), lr=cfg.optim.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.schedule)
     )
