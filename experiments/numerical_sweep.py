@@ -144,12 +144,12 @@ def plot_axis(results: dict, axis: str, values: list, defaults: dict, methods: l
     names = [point_name({} if v == defaults[axis] else {axis: v}) for v in values]
     labels = [f"×{v / defaults['noise_scale']:g} ({v:g})" if axis == "noise_scale" else str(v) for v in values]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method in methods:
+    for colour, method in enumerate(methods):  # one colour per method in every plot
         stats = [(i, mean_std(results.get(n, {}).get("methods", {}).get(method, []), "r2_ood")) for i, n in enumerate(names)]
         stats = [(i, s) for i, s in stats if s is not None]
         if stats:
             ax.errorbar([i for i, _ in stats], [s[0] for _, s in stats], yerr=[s[1] for _, s in stats],
-                        marker="o", capsize=3, label=method)
+                        marker="o", capsize=3, label=method, color=f"C{colour}")
     floors = {"untrained encoder": [], "raw x": []}
     for i, n in enumerate(names):
         runs = results.get(n, {}).get("methods", {})
