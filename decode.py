@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=cli.at_least(1), default=64, help="default 64")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (default 0.002)")
     p.add_argument("--width", type=cli.at_least(8), default=64, help="channels of the decoder's first map (default 64)")
+    p.add_argument("--no-context-frame", dest="context_frame", action="store_false",
+                   help="decode each embedding alone, without the previous frame and its embedding")
     p.add_argument("--checkpoint-every", type=cli.at_least(1), default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--threads", type=cli.at_least(0), default=0, help="CPU threads (default: the run's train.threads)")
     p.add_argument("--seed", type=int, default=0)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         decoder = None
         if not args.evaluate_only:
             fit = FitConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, width=args.width,
-                            checkpoint_every=args.checkpoint_every, threads=args.threads, seed=args.seed)
+                            context_frame=args.context_frame, checkpoint_every=args.checkpoint_every, threads=args.threads, seed=args.seed)
             decoder, facts = fit_decoder(args.run, fit, resume=args.resume, overwrite=args.overwrite, stop_at=args.stop_at)
             if facts["steps"] < args.steps:
                 print(f"stopped after step {facts['steps']} of {args.steps}; continue with --resume")

@@ -32,6 +32,20 @@ from worldmodel.rollout.starts import pick_starts
 from timing import best_time  # bench/timing.py
 
 
+def frame_by_frame(decoder, path: torch.Tensor, last: torch.Tensor) -> list[torch.Tensor]:
+    """The per-frame loop batched decoding is measured against: (..., H+1, D) paths from (B, C, H, W) last
+    frames, one decoder call per frame (with the frame decoded before it, for a decoder that reads it)."""
+    flat = path.reshape(-1, *path.shape[-2:])
+    starts = last.expand(*path.shape[:-2], *last.shape[1:]).reshape(-1, *last.shape[1:])
+    decoded = []
+    for steps, frame in zip(flat, starts):
+        frame = frame[None]
+        for h in range(1, len(steps)):
+            frame = decoder(steps[h][None], steps[h - 1][None], frame)
+            decoded.append(frame)
+    return decoded
+
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,15 +71,16 @@ def main() -> None:
         fx = encode_clips(model, test, first)
         paths, deterministic = sample_futures(model, fx, args.horizon, args.samples), mean_future(model, fx, args.horizon)
     truth = future_frames(test, first, args.horizon).float() / 255
-    embeddings = torch.cat([paths.flatten(0, 2), deterministic.flatten(0, 1)])  # every frame a grid shows but the true ones
-    batched = best_time(lambda: decoder.decode(embeddings), args.repeats)
+    futures = [(paths, truth[:, 0]), (deterministic, truth[:, 0])]  # every frame a grid shows but the true ones
+    batched = best_time(lambda: [decoder.decode_future(path, last) for path, last in futures], args.repeats)
     with torch.no_grad():
-        looped = best_time(lambda: [decoder(e[None]) for e in embeddings], 1)
-    print(f"decoding {len(embeddings)} frames: batched {batched:.2f} s, per-frame loop {looped:.2f} s = {looped / batched:.1f}× slower")
+        looped = best_time(lambda: [frame_by_frame(decoder, path, last) for path, last in futures], 1)
+    frames = sum(path[..., 1:, 0].numel() for path, _ in futures)
+    print(f"decoding {frames} frames: batched {batched:.2f} s, per-frame loop {looped:.2f} s = {looped / batched:.1f}× slower")
 
     def render() -> None:
         with tempfile.TemporaryDirectory() as scratch:
-            samples, prior_mean = decoder.decode(paths), decoder.decode(deterministic)
+            samples, prior_mean = (decoder.decode_future(path, last) for path, last in futures)
             render_rollouts(Path(args.out or scratch), samples, prior_mean, truth, run.name, test.gap,
                             [f"held-out start {i}" for i in range(len(first))], shown=args.samples)
 

@@ -148,3 +148,25 @@ def test_decode_pixels_reads_the_decoder_saved_with_the_model(tmp_path):
     assert frames[0, 0, 0].std() > 0 and not torch.equal(frames[0, 0], frames[0, 1])
     again = worldmodel.from_pretrained(worldmodel.from_pretrained(folder).save_pretrained(tmp_path / "copy"))
     assert torch.equal(again.decode_pixels(futures), frames)  # save_pretrained carries decoder/ along
+
+
+def test_decode_pixels_with_a_context_decoder_starts_from_the_context_clips_last_frame(tmp_path):
+    """decode.py's default decoder reads the previous frame: decode_pixels needs the context clips and gives
+    what the decoder's own rollout decoding gives from their last frames."""
+    from worldmodel.decode import DecoderConfig, FrameDecoder
+    from worldmodel.decode.store import save_decoder
+
+    wm = clip_model()
+    clips = torch.randint(0, 256, (4, 2, 3, 32, 32), dtype=torch.uint8)
+    futures = wm.sample_futures(clips, n=2, horizon=2, seed=0)  # (2, 4, 3, 8)
+    torch.manual_seed(1)
+    decoder = FrameDecoder(DecoderConfig(embed_dim=8, frame_shape=(3, 32, 32), width=16, context_frame=True)).eval()
+    folder = wm.save_pretrained(tmp_path / "export")
+    save_decoder(folder / "decoder", decoder, {})
+    loaded = worldmodel.from_pretrained(folder)
+    with pytest.raises(ValueError, match="pass context="):
+        loaded.decode_pixels(futures)
+    frames = loaded.decode_pixels(futures, context=clips)
+    assert frames.shape == (2, 4, 3, 3, 32, 32)
+    assert torch.equal(frames[:, :, 0], (clips[:, -1].float() / 255).expand(2, 4, 3, 32, 32))
+    assert torch.equal(frames, decoder.decode_future(futures, clips[:, -1].float() / 255))

@@ -6,7 +6,7 @@
     r_mean, r_draw = wm.infer_r(x, x_next)                  # (B, R) each
     futures = wm.sample_futures(x, n=8, horizon=5)          # (N, B, H+1, D)
     decoded = wm.decode_probes(futures)                     # {probe name: (N, B, H+1, T)}
-    frames = wm.decode_pixels(futures)                      # (N, B, H+1, C, H, W), frame runs with decode.py's decoder
+    frames = wm.decode_pixels(futures, context=x)           # (N, B, H+1, C, H, W), frame runs with decode.py's decoder
     wm.save_pretrained("export/adassl_v")                   # config.json + model.safetensors (+ probes/, decoder/)
     wm = worldmodel.from_pretrained("export/adassl_v")
 
@@ -132,11 +132,23 @@ class PretrainedWorldModel:
         return {name: probe.predict(features) for name, probe in probes.items() if probe.info.get("input") == "embedding"}
 
     @torch.no_grad()
-    def decode_pixels(self, embeddings) -> Tensor:
-        """Embeddings (..., D) → frames (..., C, H, W) float in [0, 1], through the pixel decoder that
-        ``decode.py`` fitted on this model (a run's ``decoder/``, or the copy in a saved folder)."""
-        embeddings = torch.as_tensor(np.asarray(embeddings)) if not isinstance(embeddings, Tensor) else embeddings
-        return self._decoder().to(self.device).decode(embeddings.to(self.device))
+    def decode_pixels(self, futures, context=None) -> Tensor:
+        """Rolled-out embeddings (..., H+1, D) (as :meth:`sample_futures` returns them, step 0 the context's
+        own) → frames (..., H+1, C, H, W) float in [0, 1], through the pixel decoder that ``decode.py``
+        fitted on this model (a run's ``decoder/``, or the copy in a saved folder).
+
+        A decoder that reads the previous frame (``decode.py``'s default) starts from the last frame of the
+        ``context`` clips (B, *in_shape) the futures were sampled from, and each step's frame reads the one
+        before; a decoder without it (``--no-context-frame``) decodes any (..., D) embeddings alone."""
+        decoder = self._decoder().to(self.device)
+        futures = torch.as_tensor(np.asarray(futures)) if not isinstance(futures, Tensor) else futures
+        futures = futures.to(self.device)
+        if not decoder.reads_context:
+            return decoder.decode(futures)
+        if context is None:
+            raise ValueError("decode_pixels: this decoder reads the previous frame; pass context= (the clips the futures start from)")
+        last = self._inputs(context, "context")[:, -1]
+        return decoder.decode_future(futures, last.float() / 255 if last.dtype == torch.uint8 else last.float())
 
     def _decoder(self):
         """The fitted decoder: a run's is checked against the model now in the run (provenance)."""

@@ -35,11 +35,12 @@ def test_a_resumed_fit_ends_where_an_uninterrupted_one_does(frame_run):
     assert facts["steps"] == 5 and (decoder_dir(frame_run) / "checkpoint.pt").is_file()
     resumed, facts = fit_decoder(frame_run, fit, resume=True, progress=False)
     assert facts["steps"] == 8 and not (decoder_dir(frame_run) / "checkpoint.pt").exists()
-    x = torch.randn(4, 32)
-    assert torch.equal(whole.decode(x), resumed.decode(x))
-    assert torch.equal(resumed.decode(x), load_decoder(frame_run).decode(x))
+    x, previous, frame = torch.randn(4, 32), torch.randn(4, 32), torch.rand(4, 1, 32, 32)
+    assert torch.equal(whole.decode(x, previous, frame), resumed.decode(x, previous, frame))
+    assert torch.equal(resumed.decode(x, previous, frame), load_decoder(frame_run).decode(x, previous, frame))
     config = json.loads((decoder_dir(frame_run) / "config.json").read_text())
     assert config["decoder"]["frame_shape"] == [1, 32, 32] and len(config["model_sha256"]) == 64
+    assert config["decoder"]["context_frame"] and config["fit"]["context_frame"]
 
 
 def test_decode_cli_scores_and_rollout_renders(frame_run, capsys):

@@ -6,6 +6,10 @@ Two kinds of input, both computed once with the frozen model (no gradient reache
   clip's last frame, so the decoder reads real embeddings;
 - the one-step prediction t(f(x), r̄) with r̄ the posterior mean of r given the pair → the last frame
   of the target clip, so it also reads the predictor's outputs, which rollouts are made of.
+
+For a decoder that reads the previous frame (``context_frame``) the embeddings are those of the pairs'
+target clips f(x⁺), each with f(x) and the last frame of x as the previous embedding and frame; the
+predictions come with the same.
 """
 
 from __future__ import annotations
@@ -22,12 +26,22 @@ from worldmodel.data.frames import FramePairs
 @dataclass
 class DecoderData:
     """``inputs`` (M, D) float32 embeddings; ``frame`` (M,) int64 row of ``frames`` each must decode
-    to; ``frames`` (F, C, H, W) uint8 the distinct target frames; ``kind`` (M,) 0 embedding, 1 prediction."""
+    to; ``frames`` (F, C, H, W) uint8 the distinct target frames; ``kind`` (M,) 0 embedding, 1 prediction;
+    for a context decoder ``previous`` (M, D) the previous frame's embedding and ``context`` (M,) int64
+    the row of ``frames`` holding the previous frame, else None."""
 
     inputs: Tensor
     frame: Tensor
     frames: Tensor
     kind: Tensor
+    previous: Tensor | None = None
+    context: Tensor | None = None
+
+    def decoder_inputs(self, index: Tensor) -> tuple[Tensor, ...]:
+        """The decoder's arguments for the samples ``index``: (embeddings,) or (embeddings, previous, frame in [0, 1])."""
+        if self.previous is None:
+            return (self.inputs[index],)
+        return self.inputs[index], self.previous[index], self.frames[self.context[index]].float() / 255
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -53,16 +67,21 @@ def encode_clips(model, dataset: FramePairs, first: np.ndarray, batch_size: int 
 
 
 @torch.no_grad()
-def decoder_data(model, dataset: FramePairs, predictions: bool = True, batch_size: int = 256) -> DecoderData:
+def decoder_data(model, dataset: FramePairs, predictions: bool = True, context_frame: bool = False,
+                 batch_size: int = 256) -> DecoderData:
     """Embeddings (and, with ``predictions``, posterior-mean one-step predictions) of a split's pairs
     with their target frames, see the module docstring."""
     starts = np.unique(np.concatenate([dataset.first, dataset.first + dataset.gap]))
     embeddings = encode_clips(model, dataset, starts, batch_size)
     frames = frames_at(dataset, starts + dataset.context - 1)  # (S, C, H, W): each clip's last frame
-    inputs, frame, kind = [embeddings], [torch.arange(len(starts))], [torch.zeros(len(starts), dtype=torch.long)]
+    context_row = torch.from_numpy(np.searchsorted(starts, dataset.first))
+    target_row = torch.from_numpy(np.searchsorted(starts, dataset.first + dataset.gap))
+    if context_frame:  # f(x⁺) after f(x) and x's last frame
+        inputs, frame, previous, context = [embeddings[target_row]], [target_row], [embeddings[context_row]], [context_row]
+    else:  # every clip's f alone
+        inputs, frame, previous, context = [embeddings], [torch.arange(len(starts))], [], []
+    kind = [torch.zeros(len(inputs[0]), dtype=torch.long)]
     if predictions:
-        context_row = np.searchsorted(starts, dataset.first)
-        target_row = np.searchsorted(starts, dataset.first + dataset.gap)
         predicted = []
         for i in range(0, len(dataset), batch_size):
             rows = slice(i, i + batch_size)
@@ -71,9 +90,13 @@ def decoder_data(model, dataset: FramePairs, predictions: bool = True, batch_siz
             r = model.latent.posterior_mean(fx, fx_pos, action)
             predicted.append(model.predictor(fx, r).float())
         inputs.append(torch.cat(predicted))
-        frame.append(torch.from_numpy(target_row))
+        frame.append(target_row)
         kind.append(torch.ones(len(dataset), dtype=torch.long))
-    return DecoderData(torch.cat(inputs), torch.cat(frame).long(), frames, torch.cat(kind))
+        if context_frame:
+            previous.append(embeddings[context_row])
+            context.append(context_row)
+    extra = (torch.cat(previous), torch.cat(context).long()) if context_frame else (None, None)
+    return DecoderData(torch.cat(inputs), torch.cat(frame).long(), frames, torch.cat(kind), *extra)
 
 
 def future_frames(dataset: FramePairs, first: np.ndarray, horizon: int) -> Tensor:

@@ -1,6 +1,7 @@
 """Scores of a run's fitted decoder on held-out videos → ``RUN/decoder/metrics.json``.
 
-- ``heldout_*``: f(x) of test clips decoded against the clips' last frames; with a one-object
+- ``heldout_*``: f(x⁺) of test pairs' target clips decoded (after f(x) and x's last frame, for a decoder that
+  reads the previous frame) against the clips' last frames; with a one-object
   ``position`` ground truth (e.g. one moving digit) also ``heldout_com_error_px``, the mean distance in
   pixels between the decoded frame's intensity centre of mass and the recorded position (and
   ``true_frame_com_error_px``, the same for the true frame: how well a centre of mass can do at all);
@@ -34,10 +35,12 @@ def _subset(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @torch.no_grad()
-def heldout_scores(model, decoder: FrameDecoder, test, background: torch.Tensor, clips: np.ndarray) -> dict[str, float]:
-    """Decoded f(x) of the test clips starting at global frames ``clips`` vs their last frames."""
-    last = clips + test.context - 1
-    decoded = decoder.decode(encode_clips(model, test, clips))
+def heldout_scores(model, decoder: FrameDecoder, test, background: torch.Tensor, pairs: np.ndarray) -> dict[str, float]:
+    """Decoded f(x⁺) of the test pairs ``pairs`` vs the target clips' last frames."""
+    first = test.first[pairs]
+    last = first + test.gap + test.context - 1
+    decoded = decoder.decode(encode_clips(model, test, first + test.gap), encode_clips(model, test, first),
+                             frames_at(test, first + test.context - 1).float() / 255)
     truth = frames_at(test, last).float() / 255
     out = scores("heldout", decoded, truth) | scores("heldout_mean_frame", background.expand_as(truth), truth)
     position = test.store.ground_truth.get("position")
@@ -53,15 +56,17 @@ def one_step_scores(model, decoder: FrameDecoder, batch: dict, background: torch
                     has_prior: bool) -> dict[str, float]:
     """Decoded one-step predictions of a batch of test pairs vs the targets' last frames, and the baselines."""
     fx, fx_pos = model.encode(batch["context"]), model.encode(batch["target"])
-    truth = batch["target"][:, -1].float() / 255
+    truth, last = batch["target"][:, -1].float() / 255, batch["context"][:, -1].float() / 255
     r = model.latent.posterior_mean(fx, fx_pos, batch.get("action"))
-    out = scores("one_step_posterior", decoder.decode(model.predictor(fx, r)), truth)
+    out = scores("one_step_posterior", decoder.decode(model.predictor(fx, r), fx, last), truth)
     if has_prior:
-        out |= scores("one_step_prior_mean", decoder.decode(model.predictor(fx, model.latent.prior_mean(fx))), truth)
-        drawn = decoder.decode(sample_futures(model, fx, 1, samples)[:, :, 1])  # (N, B, C, H, W)
+        predicted = model.predictor(fx, model.latent.prior_mean(fx))
+        out |= scores("one_step_prior_mean", decoder.decode(predicted, fx, last), truth)
+        drawn = sample_futures(model, fx, 1, samples)[:, :, 1]  # (N, B, D)
+        drawn = decoder.decode(drawn, fx.expand_as(drawn), last.expand(samples, *last.shape))  # (N, B, C, H, W)
         best = drawn.gather(0, frame_rmse(drawn, truth).argmin(0)[None, :, None, None, None].expand(1, *drawn.shape[1:]))[0]
         out |= scores("one_step_best_of_n", best, truth)
-    return (out | scores("one_step_copy_last", batch["context"][:, -1].float() / 255, truth)
+    return (out | scores("one_step_copy_last", last, truth)
             | scores("one_step_mean_frame", background.expand_as(truth), truth))
 
 
@@ -71,9 +76,9 @@ def rollout_scores(model, decoder: FrameDecoder, test, background: torch.Tensor,
     """Decoded rollouts (N prior samples and the prior mean) from the test pairs ``index`` vs the true frames."""
     first = test.first[index]
     fx = encode_clips(model, test, first)
-    decoded = decoder.decode(sample_futures(model, fx, horizon, samples))
     truth = future_frames(test, first, horizon).float() / 255
-    return future_scores(decoded, decoder.decode(mean_future(model, fx, horizon)), truth, background)
+    decoded = decoder.decode_future(sample_futures(model, fx, horizon, samples), truth[:, 0])
+    return future_scores(decoded, decoder.decode_future(mean_future(model, fx, horizon), truth[:, 0]), truth, background)
 
 
 def evaluate_decoder(run_dir: str | Path, decoder: FrameDecoder | None = None, starts: int = 64, samples: int = 16,
@@ -88,8 +93,7 @@ def evaluate_decoder(run_dir: str | Path, decoder: FrameDecoder | None = None, s
     rng = np.random.default_rng(seed)
     train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
     background = mean_frame(train)
-    clips = np.unique(np.concatenate([test.first, test.first + test.gap]))
-    metrics = heldout_scores(model, decoder, test, background, clips[_subset(len(clips), limit, rng)])
+    metrics = heldout_scores(model, decoder, test, background, _subset(len(test), limit, rng))
     has_prior = cfg.model.latent.kind != "oracle"
     batch = test.__getitems__(list(_subset(len(test), limit, rng)))
     metrics |= one_step_scores(model, decoder, batch, background, samples, has_prior)

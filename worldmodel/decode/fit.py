@@ -41,6 +41,7 @@ class FitConfig:
     l1_weight: float = 0.0
     width: int = 64
     predictions: bool = True
+    context_frame: bool = True
     checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0
@@ -63,7 +64,7 @@ def batch_indices(size: int, batch_size: int, seed: int, step: int) -> torch.Ten
 
 def decoder_loss(decoder: FrameDecoder, data: DecoderData, index: torch.Tensor, l1_weight: float) -> torch.Tensor:
     """Mean squared (+ weighted absolute) pixel error of the decoded inputs ``index`` against their frames."""
-    decoded = decoder(data.inputs[index])
+    decoded = decoder(*data.decoder_inputs(index))
     truth = data.frames[data.frame[index]].float() / 255
     loss = F.mse_loss(decoded, truth)
     return loss + l1_weight * F.l1_loss(decoded, truth) if l1_weight else loss
@@ -135,11 +136,11 @@ def fit_decoder(run_dir: str | Path, fit: FitConfig | None = None, resume: bool 
     cfg, model = frame_run(run_dir)
     torch.set_num_threads(fit.threads or cfg.train.threads or torch.get_num_threads())
     clock = time.perf_counter()
-    data = decoder_data(model, build_dataset(cfg.data, "train"), fit.predictions)
+    data = decoder_data(model, build_dataset(cfg.data, "train"), fit.predictions, fit.context_frame)
     with torch.random.fork_rng():  # the initial weights depend on the seed only: a fit is reproducible
         torch.manual_seed(fit.seed)
         decoder = FrameDecoder(DecoderConfig(data.inputs.shape[1], tuple(data.frames.shape[1:]),
-                                             model.encoder.token_shape, fit.width))
+                                             model.encoder.token_shape, fit.width, fit.context_frame))
     decoder.standardise_with(data.inputs[data.kind == 0])
     folder.mkdir(parents=True, exist_ok=True)
     cache_seconds = (state or {}).get("cache_seconds", 0.0) + time.perf_counter() - clock  # every (re)start pays it
