@@ -10,9 +10,9 @@ shared by all axes. Point P's dataset is generated in ``data/numerical_sweep/P``
 ``data.generator_args`` overrides), its runs go to ``OUT/P/METHOD/seedS`` (``run_table.run_one``:
 train.py then eval.py; a finished run is reused, so an interrupted sweep continues where it stopped),
 and the untrained-encoder floor (``configs/numerical/infonce.yaml`` with ``train.steps=0``, the first
-seed only) to ``OUT/P/untrained/infonce/seedS``. Runs go seed by seed; within a seed InfoNCE and
-AdaSSL-V at every point come first, then the floor, then each further method; points go from the
-default to each axis's farthest value inwards, so a sweep cut short still spans every axis.
+seed only) to ``OUT/P/untrained/infonce/seedS``. Runs go seed by seed; within a seed InfoNCE,
+AdaSSL-V and the floor come first, at the default and each axis's farthest value, then at the
+other points, then each further method at every point; so a sweep cut short still spans every axis.
 
 Written: ``OUT/results.json`` (every finished run by point), ``OUT/table.md`` (R² ood and test,
 mean ± std over seeds, per point and method) and one plot per axis, ``--img-dir/numerical_sweep_AXIS.png``
@@ -83,14 +83,16 @@ def point_overrides(name: str, args: dict) -> list[str]:
     return [f"data.path={(DATA_ROOT / name).as_posix()}", *(f"data.generator_args.{k}={v}" for k, v in args.items())]
 
 
-def jobs(points: list[tuple[str, dict]], methods: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
-    """(point, method, seed) in running order: seed by seed; within a seed the first two methods at every
-    point, then (first seed only) the untrained floor at every point, then each further method at every point."""
+def jobs(points: list[tuple[str, dict]], methods: list[str], seeds: list[int], first: int) -> list[tuple[str, str, int]]:
+    """(point, method, seed) in running order. Seed by seed; within a seed the first two methods and
+    (first seed only) the untrained floor at the ``first`` points, then at the others, then each
+    further method at every point."""
     out = []
     for i, seed in enumerate(seeds):
-        groups = [methods[:2], *([[UNTRAINED]] if i == 0 else []), *([m] for m in methods[2:])]
-        for group in groups:
-            out += [(name, method, seed) for name, _ in points for method in group]
+        core = [methods[:2], *([[UNTRAINED]] if i == 0 else [])]
+        for tier in (points[:first], points[first:]):
+            out += [(name, method, seed) for group in core for name, _ in tier for method in group]
+        out += [(name, method, seed) for method in methods[2:] for name, _ in points]
     return out
 
 
@@ -221,7 +223,8 @@ def main() -> None:
             return row
 
         with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(run, jobs(points, args.methods, args.seeds)))
+            # the default and each axis's farthest value (grid's first 1 + len(axes) points) before the rest
+            list(pool.map(run, jobs(points, args.methods, args.seeds, first=1 + len(axes))))
     print(report(args.out, points, axes, defaults, args.methods, args.img_dir))
 
 

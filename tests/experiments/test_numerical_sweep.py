@@ -28,15 +28,16 @@ def test_the_axes_follow_the_generator_defaults_and_share_one_default_point():
                                                              "data.generator_args.dim=16"]
 
 
-def test_jobs_run_seed_by_seed_with_the_untrained_floor_once():
-    points = [("default", {}), ("modes-1", {"modes": 1})]
-    jobs = sweep.jobs(points, ["infonce", "adassl_v", "adassl_s"], [0, 1])
-    assert jobs[:8] == [("default", "infonce", 0), ("default", "adassl_v", 0), ("modes-1", "infonce", 0),
-                        ("modes-1", "adassl_v", 0), ("default", "untrained", 0), ("modes-1", "untrained", 0),
-                        ("default", "adassl_s", 0), ("modes-1", "adassl_s", 0)]
-    assert sum(method == "untrained" for _, method, _ in jobs) == 2
-    assert len(jobs) == 2 * 3 * 2 + 2
-    assert all(seed == 1 for _, _, seed in jobs[8:])
+def test_jobs_run_seed_by_seed_the_comparison_and_floor_at_the_first_points_first():
+    points = [("default", {}), ("modes-6", {"modes": 6}), ("modes-1", {"modes": 1})]
+    jobs = sweep.jobs(points, ["infonce", "adassl_v", "adassl_s"], [0, 1], first=2)
+    assert jobs[:9] == [("default", "infonce", 0), ("default", "adassl_v", 0), ("modes-6", "infonce", 0),
+                        ("modes-6", "adassl_v", 0), ("default", "untrained", 0), ("modes-6", "untrained", 0),
+                        ("modes-1", "infonce", 0), ("modes-1", "adassl_v", 0), ("modes-1", "untrained", 0)]
+    assert jobs[9:12] == [("default", "adassl_s", 0), ("modes-6", "adassl_s", 0), ("modes-1", "adassl_s", 0)]
+    assert sum(method == "untrained" for _, method, _ in jobs) == 3
+    assert len(jobs) == 3 * 3 * 2 + 3
+    assert all(seed == 1 for _, _, seed in jobs[12:])
 
 
 def _finish(out: Path, method: str, seed: int, ood: float) -> None:
