@@ -34,6 +34,8 @@ def test_eval_writes_the_documented_keys_and_reloadable_probes(mmnist_run, capsy
     eval_cli.main(["--run", str(mmnist_run)])
     metrics = json.loads((mmnist_run / "eval.json").read_text())
     assert EVAL_KEYS <= set(metrics)
+    heldout = metrics.pop("heldout")  # the test videos, by manifest id: the seeded 20 % of the 12
+    assert len(heldout) == 2 and set(heldout) <= {f"{i:05d}" for i in range(12)}
     assert all(isinstance(v, float) and np.isfinite(v) for v in metrics.values())
     assert 0 <= metrics["centre_norm"] <= 1 and metrics["embedding_std"] > 0 and 0 <= metrics["dci_d"] <= 1
     assert "r2_position" in capsys.readouterr().out

@@ -36,7 +36,10 @@ class DataConfig:
     context: int = 1  # frames: k, frames per clip
     gap: int = 1  # frames: d, the target clip starts d frames after the context clip
     stride: int = 1  # frames: a pair starts at every stride-th frame of a video
-    test_fraction: float = 0.2  # frames: fraction of the videos held out as the test split
+    test_fraction: float = 0.2  # frames: fraction of the videos (or, split_by time, of each video's blocks) held out as the test split
+    split_by: str = "video"  # frames: video (whole videos; shots cut from one source stay together) | time (blocks of time_block frames of every video)
+    test_videos: list[str] = field(default_factory=list)  # frames, split_by video: hold out exactly these (manifest id, source or file stem); [] = a seeded test_fraction
+    time_block: int = 64  # frames, split_by time: frames per block; no pair crosses a block
 
 
 @dataclass
@@ -161,6 +164,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "objective.kind": ("infonce", "aninfonce", "hinfonce", "byol"),
     "objective.similarity": ("cosine", "l2"),
     "optim.schedule": ("cosine", "constant"),
+    "data.split_by": ("video", "time"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
     "train.log_with": ("tensorboard", "wandb", "mlflow", "aim", "none"),
 }
@@ -172,6 +176,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "data.gap": (1, math.inf),
     "data.stride": (1, math.inf),
     "data.test_fraction": (0.0, 1.0),
+    "data.time_block": (2, math.inf),
     "model.encoder.out_dim": (1, math.inf),
     "model.encoder.token_dim": (0, math.inf),
     "model.encoder.keypoints": (0, math.inf),

@@ -62,6 +62,43 @@ def test_splits_are_by_video_disjoint_and_deterministic(store):
     assert [len(split_videos(n, "test")) for n in (1, 2, 10, 100)] == [0, 1, 2, 20]
 
 
+def test_named_test_videos_are_exactly_what_is_held_out(store):
+    test, train = (FramePairs(store, split=split, test_videos=["v1", "v4"]) for split in ("test", "train"))
+    assert sorted(set(test.video.tolist())) == [1, 4] and sorted(set(train.video.tolist())) == [0, 2, 3]
+    assert test.parts() == ["v1", "v4"] and len(test) == (7 - 1) + (15 - 1)
+    with pytest.raises(DatasetFolderError, match=r"data.test_videos: \['v9'\] not in .*ids: v0, v1"):
+        FramePairs(store, split="test", test_videos=["v9"])
+
+
+def test_time_blocks_hold_out_stretches_of_every_video_and_no_pair_crosses_them(store):
+    k, d, block = 2, 1, 5
+    test, train = (FramePairs(store, context=k, gap=d, split=split, split_by="time", time_block=block, test_fraction=0.3)
+                   for split in ("test", "train"))
+    offsets = np.cumsum([0, *LENGTHS])
+    held = {(v, f) for v, s in zip(test.video, test.start) for f in range(s, s + k + d)}
+    kept = {(v, f) for v, s in zip(train.video, train.start) for f in range(s, s + k + d)}
+    assert held.isdisjoint(kept) and held and kept
+    for pairs in (test, train):  # every pair lies inside one stretch of its split (neighbouring blocks merged)
+        video, begin, end = pairs.segments
+        inside = (pairs.video[:, None] == video) & (pairs.start[:, None] >= begin) & (pairs.start[:, None] + k + d <= end)
+        assert np.all(inside.sum(1) == 1) and np.all(begin % block == 0)
+    blocks = [-(-n // block) for n in LENGTHS]  # 3, 2, 4, 2, 3 blocks: round(0.3 · blocks) ≥ 1 of each held out
+    video, begin, end = test.segments
+    held_blocks = [sum(-(-(e - b) // block) for vv, b, e in zip(video, begin, end) if vv == v) for v in range(5)]
+    assert held_blocks == [max(1, round(0.3 * b)) for b in blocks]
+    assert all("[" in part for part in test.parts()) and np.all(test.first == offsets[test.video] + test.start)
+    again = FramePairs(store, context=k, gap=d, split="test", split_by="time", time_block=block, test_fraction=0.3)
+    assert np.array_equal(again.first, test.first)
+
+
+def test_shots_of_one_source_are_held_out_together(tmp_path):
+    sources = ["a.mp4", "a.mp4", "b.mp4", "c.mp4", "c.mp4", "c.mp4", "d.mp4", "e.mp4", "f.mp4", "g.mp4"]
+    folder = make_store(tmp_path / "shots", [6] * len(sources), sources=sources)
+    test, train = (FramePairs(folder, split=split, test_fraction=0.3) for split in ("test", "train"))
+    held = {sources[v] for v in test.video}
+    assert len(held) == round(0.3 * 7) and held.isdisjoint(sources[v] for v in train.video)
+
+
 def test_batches_do_not_depend_on_the_number_of_workers(store):
     pairs = FramePairs(store, context=2, gap=2, split="all")
     loaders = [DataLoader(pairs, batch_size=8, num_workers=w, collate_fn=passthrough_collate) for w in (0, 2)]

@@ -59,7 +59,8 @@ def build_dataset(cfg, split: str) -> Dataset:
     if cfg.kind == "numerical":
         return NumericPairs(path, split)
     if cfg.kind == "frames":
-        return FramePairs(path, cfg.context, cfg.gap, split, cfg.stride, cfg.test_fraction)
+        return FramePairs(path, cfg.context, cfg.gap, split, cfg.stride, cfg.test_fraction,
+                          split_by=cfg.split_by, test_videos=list(cfg.test_videos), time_block=cfg.time_block)
     if cfg.kind == "image_pairs":
         return ImagePairs(path, split)
     raise ValueError(f"data.kind {cfg.kind!r}; expected 'numerical', 'frames' or 'image_pairs'")

@@ -15,17 +15,63 @@ from worldmodel.data.store import DatasetFolderError, FrameStore
 SPLITS = ("train", "test", "all")
 
 
-def split_videos(num_videos: int, split: str, test_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
-    """Sorted indices of the videos in ``split``: a seeded permutation puts
-    max(1, round(test_fraction · V)) videos in ``test`` (none when V = 1), the rest in ``train``."""
+def split_videos(num_videos: int, split: str, test_fraction: float = 0.2, seed: int = 0,
+                 groups: np.ndarray | None = None) -> np.ndarray:
+    """Sorted indices of the videos in ``split``: a seeded permutation of the G groups (``groups`` (V,)
+    int64, a group number per video, e.g. its source; default each video its own) puts
+    max(1, round(test_fraction · G)) groups in ``test`` (none when G = 1), the rest in ``train``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
     if split == "all":
         return np.arange(num_videos)
-    num_test = max(1, round(test_fraction * num_videos)) if num_videos > 1 else 0
-    test = np.random.default_rng(seed).permutation(num_videos)[:num_test]
-    chosen = test if split == "test" else np.setdiff1d(np.arange(num_videos), test)
-    return np.sort(chosen)
+    groups = np.arange(num_videos) if groups is None else np.asarray(groups)
+    count = int(groups.max(initial=-1)) + 1
+    num_test = max(1, round(test_fraction * count)) if count > 1 else 0
+    test = np.isin(groups, np.random.default_rng(seed).permutation(count)[:num_test])
+    return np.flatnonzero(test if split == "test" else ~test)
+
+
+def video_names(row: dict) -> set[str]:
+    """The names a ``test_videos`` entry may use for a manifest row: its id, its source, its path's file stem."""
+    return {str(row.get(key)) for key in ("id", "source") if row.get(key)} | {Path(str(row.get("path", ""))).stem}
+
+
+def named_videos(rows: list[dict], names: list[str], split: str, where: str) -> np.ndarray:
+    """Sorted indices of the videos in ``split`` when exactly the videos ``names`` are held out."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
+    known = [video_names(row) for row in rows]
+    unknown = [name for name in names if not any(name in k for k in known)]
+    if unknown:
+        some = ", ".join(sorted({str(row["id"]) for row in rows})[:8])
+        raise DatasetFolderError(f"data.test_videos: {unknown} not in {where}/manifest.csv (ids: {some}, …)")
+    test = np.array([bool(k & set(names)) for k in known], dtype=bool)
+    if split == "all":
+        return np.arange(len(rows))
+    return np.flatnonzero(test if split == "test" else ~test)
+
+
+def time_blocks(lengths: np.ndarray, split: str, block: int, test_fraction: float = 0.2,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments (video, begin, end), each (S,) int64, of ``split`` when every video is cut into blocks
+    of ``block`` frames (the last one shorter) and a seeded max(1, round(test_fraction · blocks)) of
+    each video's blocks (none of a one-block video) are held out as ``test``; neighbouring blocks of
+    one split are merged."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
+    rng = np.random.default_rng(seed)
+    video, begin, end = [], [], []
+    for v, length in enumerate(lengths):
+        blocks = -(-int(length) // block)
+        num_test = max(1, round(test_fraction * blocks)) if blocks > 1 else 0
+        test = np.isin(np.arange(blocks), rng.permutation(blocks)[:num_test])
+        keep = np.ones(blocks, bool) if split == "all" else (test if split == "test" else ~test)
+        for b in np.flatnonzero(keep):
+            if begin and video[-1] == v and end[-1] == b * block:  # the block just before, same split: merge
+                end[-1] = min((b + 1) * block, int(length))
+            else:
+                video.append(v), begin.append(b * block), end.append(min((b + 1) * block, int(length)))
+    return tuple(np.asarray(a, dtype=np.int64) for a in (video, begin, end))
 
 
 def clip_index(lengths: np.ndarray, span: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,26 +109,55 @@ class FramePairs(BatchedDataset):
         stride: int = 1,
         test_fraction: float = 0.2,
         seed: int = 0,
+        split_by: str = "video",
+        test_videos: list[str] | tuple[str, ...] = (),
+        time_block: int = 64,
     ) -> None:
         if context < 1 or gap < 1 or stride < 1:
             raise ValueError(f"context, gap and stride must be ≥ 1, got {context}, {gap}, {stride}")
+        if split_by not in ("video", "time"):
+            raise ValueError(f"split_by must be 'video' or 'time', got '{split_by}'")
         self.context, self.gap = context, gap
         self.store = FrameStore(folder)
-        videos = split_videos(len(self.store.videos), split, test_fraction, seed)
-        lengths = np.diff(self.store.offsets)[videos]
+        segment_video, segment_begin, segment_end = self._segments(split, test_fraction, seed, split_by, list(test_videos), time_block)
+        lengths = segment_end - segment_begin
         span = context + gap
+        what = "segments" if split_by == "time" else "videos"
         if not np.any(lengths >= span):
             raise DatasetFolderError(
-                f"{folder}: a pair needs context + gap = {span} frames; the longest of the {len(videos)} "
-                f"'{split}' videos has {lengths.max(initial=0)}"
+                f"{folder}: a pair needs context + gap = {span} frames; the longest of the {len(lengths)} "
+                f"'{split}' {what} has {lengths.max(initial=0)}"
             )
         if np.any(lengths < span):
-            warnings.warn(f"{folder}: skipped {np.sum(lengths < span)} of {len(videos)} '{split}' videos shorter than {span} frames")
-        local, self.start = clip_index(lengths, span, stride)
-        self.video = videos[local]
+            warnings.warn(f"{folder}: skipped {np.sum(lengths < span)} of {len(lengths)} '{split}' {what} shorter than {span} frames")
+        local, start = clip_index(lengths, span, stride)
+        self.segments = (segment_video, segment_begin, segment_end)
+        self.video, self.start = segment_video[local], segment_begin[local] + start
         self.first = self.store.offsets[self.video] + self.start  # global index of the first context frame
         self._action = self._action_cumsum()
         self._action_from = 0 if (self.store.meta.get("action") or {}).get("aligned") == "after" else 1
+
+    def _segments(self, split: str, test_fraction: float, seed: int, split_by: str, test_videos: list[str],
+                  time_block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(video, begin, end) (S,) int64: the stretches of frames that make up ``split``."""
+        lengths = np.diff(self.store.offsets)
+        if split_by == "time":
+            return time_blocks(lengths, split, time_block, test_fraction, seed)
+        if test_videos:
+            videos = named_videos(self.store.videos, test_videos, split, str(self.store.folder))
+        else:  # shots cut from one source video are held out together
+            numbers: dict[str, int] = {}  # a group per source, numbered in order of appearance
+            groups = [numbers.setdefault(row.get("source") or f"#{i}", len(numbers)) for i, row in enumerate(self.store.videos)]
+            videos = split_videos(len(lengths), split, test_fraction, seed, np.asarray(groups, dtype=np.int64))
+        return videos, np.zeros(len(videos), np.int64), lengths[videos]
+
+    def parts(self) -> list[str]:
+        """What this split holds, by manifest ``id``: ``"id"`` for a whole video, ``"id[begin:end]"`` for a
+        stretch of one (``split_by: time``)."""
+        video, begin, end = self.segments
+        lengths = np.diff(self.store.offsets)
+        return [str(self.store.videos[v]["id"]) + ("" if b == 0 and e == lengths[v] else f"[{b}:{e}]")
+                for v, b, e in zip(video, begin, end)]
 
     def _action_cumsum(self) -> np.ndarray | None:
         """(N + 1, A) float64 running sum of the action's source array, or None."""

@@ -19,6 +19,8 @@ held-out test videos: ``r2_<name>`` (test), ``r2_<name>_train``, and ``r2_<name>
 the probe read on the prediction t(f(x), r̄) against the truth at the target clip's last frame
 (how well rollouts can be decoded). Categorical ground truth (integer, ≤ 16 values, e.g.
 ``label``) gets a logistic probe: ``acc_<name>``, ``acc_<name>_train``. The clips are not augmented.
+``heldout`` lists what the test split holds (manifest ids; ``id[begin:end]`` for stretches of a video
+under ``data.split_by: time``); ``data.test_videos`` names the held-out videos instead of a seeded draw.
 
 Image-pair runs (``data.kind: image_pairs``): the embedding of the context image is probed the
 same way for each ground-truth array of the folder (per image, e.g. the digit-pair generator's
@@ -50,6 +52,7 @@ from pathlib import Path
 
 import torch
 
+from worldmodel.data import build_dataset
 from worldmodel.eval.latent_usage import latent_usage_metrics
 from worldmodel.eval.probes import reference_solvers, save_probes
 from worldmodel.eval.progress import stage
@@ -83,13 +86,21 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
                 metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
         with stage("latent usage"):
             metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
+    if data_cfg.kind == "frames":  # which videos (or stretches of them) the test scores come from
+        metrics["heldout"] = build_dataset(data_cfg, "test").parts()
     save_probes(run_dir / "probes", probes)
     (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     record_derived(run_dir, ["eval.json", "probes"] + ["reference_motion.png"] * bool(reference_motion), stamp)
     return metrics
 
 
-def format_table(metrics: dict[str, float]) -> str:
-    """One ``name  value`` line per metric, names aligned."""
+def format_table(metrics: dict) -> str:
+    """One ``name  value`` line per metric, names aligned; a list (e.g. ``heldout``) as its first items and count."""
     width = max(map(len, metrics))
-    return "\n".join(f"{name:<{width}}  {value:8.4f}" for name, value in metrics.items())
+
+    def shown(value) -> str:
+        if isinstance(value, list):
+            return ", ".join(map(str, value[:8])) + (f", … ({len(value)} in all)" if len(value) > 8 else "")
+        return f"{value:8.4f}"
+
+    return "\n".join(f"{name:<{width}}  {shown(value)}" for name, value in metrics.items())
