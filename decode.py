@@ -14,8 +14,8 @@ from worldmodel import cli
 def main(argv: list[str] | None = None) -> None:
     p = cli.parser(__doc__)
     p.add_argument("--run", required=True, help="run folder written by train.py (data.kind 'frames')")
-    p.add_argument("--steps", type=cli.at_least(1), default=1500, help="optimiser steps (default 1500)")
-    p.add_argument("--batch-size", type=cli.at_least(1), default=64, help="default 64")
+    p.add_argument("--steps", type=cli.at_least(1), default=1200, help="optimiser steps (default 1200)")
+    p.add_argument("--batch-size", type=cli.at_least(1), default=32, help="default 32")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (default 0.002)")
     p.add_argument("--width", type=cli.at_least(8), default=64, help="channels of the decoder's first map (default 64)")
     p.add_argument("--no-context-frame", dest="context_frame", action="store_false",

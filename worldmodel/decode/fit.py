@@ -33,8 +33,8 @@ CHECKPOINT = "checkpoint.pt"
 class FitConfig:
     """How the decoder is fitted. ``threads`` 0: the run's ``train.threads``."""
 
-    steps: int = 1500
-    batch_size: int = 64
+    steps: int = 1200
+    batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
