@@ -191,7 +191,7 @@ class PretrainedWorldModel:
                              f"expected {FORMAT!r}")
         cfg = config_from_dict(tree["config"], str(folder / CONFIG_FILE))
         in_shape = tuple(tree["in_shape"])
-        model = WorldModel(cfg, in_shape)
+        model = WorldModel.to_load(cfg, in_shape)
         model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         return cls(cfg, model.eval(), in_shape, folder)
 

@@ -138,3 +138,30 @@ def test_vit_on_cuda_under_bf16_autocast_agrees_with_fp32_on_cpu():
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = vit(clips.cuda()).float().cpu()
     assert (out - expected).abs().max() < 0.05 * expected.abs().max()
+
+
+def test_a_run_on_a_pretrained_backbone_loads_without_its_weights_file(tmp_path):
+    """The run's model.safetensors holds the backbone: eval and rollouts need not find the file it started from."""
+    import json
+
+    from data_prep.mmnist import generate_mmnist
+    from worldmodel.config import load_config
+    from worldmodel.train.loop import train
+    from worldmodel.train.runs import load_run
+
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet.safetensors"
+    save_file(timm.create_model("resnet18", pretrained=False, num_classes=0, in_chans=1).state_dict(), str(weights))
+    data = generate_mmnist(tmp_path / "data", videos=4, frames=6, size=32, digit_size=12)
+    cfg = load_config("configs/mmnist/adassl_v.yaml", [
+        f"data.path={data}", "model.encoder.kind=timm", "model.encoder.timm_name=resnet18", f"model.encoder.weights={weights}",
+        "model.encoder.freeze=true", "model.encoder.out_dim=16", "model.latent.hidden=16", "model.predictor.hidden=16",
+        "objective.hidden=16", "train.steps=2", "train.batch_size=4", "train.threads=1", "train.mixed_precision=no"])
+    run = train(cfg, tmp_path / "run")
+    in_shape = json.loads((run / "run.json").read_text())["in_shape"]
+    clips = torch.randint(0, 256, (2, *in_shape), dtype=torch.uint8)
+    with torch.no_grad():
+        before = load_run(run)[1].encode(clips)
+        weights.unlink()
+        _, model = load_run(run)
+        assert torch.equal(model.encode(clips), before)

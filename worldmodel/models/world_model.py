@@ -36,6 +36,7 @@ References:
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 from torch import Tensor, nn
@@ -83,6 +84,14 @@ class WorldModel(nn.Module):
         if self.objective.needs_ema_target:
             self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.posterior_on_target = cfg.model.latent.posterior_on_target and self.target_encoder is not None
+
+    @classmethod
+    def to_load(cls, cfg: Config, in_shape: tuple[int, ...]) -> "WorldModel":
+        """An untrained model of ``cfg`` to load trained weights into: a pretrained backbone's weights file
+        (``model.encoder.weights``) is not read, since the trained state dict holds the backbone too, so a
+        run or a saved model loads where that file is not."""
+        encoder = dataclasses.replace(cfg.model.encoder, weights="")
+        return cls(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, encoder=encoder)), in_shape)
 
     def encode(self, x: Tensor) -> Tensor:
         """(B, *in_shape) → (B, D) online embeddings (what probes read)."""

@@ -282,7 +282,7 @@ def load_run(run_dir: str | Path):
     if bad:
         raise RunFolderError(f"{path}: non-finite weights (NaN or inf) in {len(bad)} tensors, e.g. {bad[0]!r}; "
                              "expected finite weights (the training diverged: retrain, e.g. with a lower optim.lr)")
-    model = WorldModel(cfg, in_shape)
+    model = WorldModel.to_load(cfg, in_shape)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
