@@ -106,6 +106,11 @@ def test_token_embeddings_decode_from_their_grid():
     assert frames.shape == (5, 3, 32, 32) and 0 <= frames.min() and frames.max() <= 1
     with pytest.raises(ValueError, match="tokens"):
         FrameDecoder(DecoderConfig(5 * 6, (3, 32, 32), (5, 6)))
+    reading = FrameDecoder(DecoderConfig(4 * 6, (3, 32, 32), (4, 6), width=16, context_frame=True))
+    frames = reading.decode(torch.randn(5, 24), torch.randn(5, 24), torch.rand(5, 3, 32, 32))
+    assert frames.shape == (5, 3, 32, 32) and 0 <= frames.min() and frames.max() <= 1
+    odd = FrameDecoder(DecoderConfig(8, (1, 40, 24), None, width=16, context_frame=True))  # not multiples of 16
+    assert odd.decode_future(torch.randn(3, 2, 4, 8), torch.rand(2, 1, 40, 24)).shape == (3, 2, 4, 1, 40, 24)
 
 
 def test_saved_and_reloaded_decoder_gives_identical_frames(tmp_path):
