@@ -69,13 +69,11 @@ def full_cost(command, short: int, steps: int) -> float:
     return few - short * per_step + steps * per_step
 
 
-def fit_against_training(run: Path, cost_steps: int) -> tuple[float, float]:
-    """CPU seconds of a full decoder fit (as RUN/decoder/config.json records it) and of the run's full training."""
+def fit_against_training(run: Path, training_steps: int, cost_steps: int) -> tuple[float, float]:
+    """CPU seconds of a full decoder fit (as RUN/decoder/config.json records it) and of the run's full
+    training (``training_steps``)."""
     fit = json.loads((run / "decoder" / "config.json").read_text())["fit"]
     config = run / "config.yaml"
-    training_steps = int(subprocess.run([sys.executable, "-c", f"from worldmodel.config import load_config; "
-                                         f"print(load_config({str(config)!r}).train.steps)"],
-                                        check=True, capture_output=True, text=True).stdout)
     with tempfile.TemporaryDirectory() as scratch:
         short = Path(scratch) / "run"
 
@@ -109,7 +107,7 @@ def main() -> None:
     run = Path(args.run)
     cfg, model = frame_run(run)
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
-    fit, training = fit_against_training(run, args.cost_steps)
+    fit, training = fit_against_training(run, cfg.train.steps, args.cost_steps)
     print(f"decoder fit {fit:.0f} CPU s / training {training:.0f} CPU s = {fit / training:.3f}  (target ≤ 0.25)")
 
     torch.manual_seed(0)

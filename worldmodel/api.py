@@ -147,8 +147,9 @@ class PretrainedWorldModel:
             return decoder.decode(futures)
         if context is None:
             raise ValueError("decode_pixels: this decoder reads the previous frame; pass context= (the clips the futures start from)")
-        last = self._inputs(context, "context")[:, -1]
-        return decoder.decode_future(futures, last.float() / 255 if last.dtype == torch.uint8 else last.float())
+        from worldmodel.models.vit import as_clips
+
+        return decoder.decode_future(futures, as_clips(self._inputs(context, "context"))[:, -1])
 
     def _decoder(self):
         """The fitted decoder: a run's is checked against the model now in the run (provenance)."""

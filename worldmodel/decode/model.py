@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from kornia.geometry.transform import remap
+from kornia.geometry import create_meshgrid
 from torch import Tensor, nn
 
 UPSAMPLINGS = 4  # the map starts at 1/16 of the frame, like the CNN encoder's last map
@@ -69,13 +71,11 @@ def down_block(in_ch: int, out_ch: int) -> nn.Sequential:
 
 
 def warp(frames: Tensor, flow: Tensor) -> Tensor:
-    """(B, C, H, W) frames sampled at each pixel plus ``flow`` (B, 2, H, W) (x, y) in pixels (bilinear, border)."""
-    height, width = frames.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=flow.dtype, device=flow.device),
-                            torch.arange(width, dtype=flow.dtype, device=flow.device), indexing="ij")
-    x = (xs + flow[:, 0]) * (2 / max(width - 1, 1)) - 1
-    y = (ys + flow[:, 1]) * (2 / max(height - 1, 1)) - 1
-    return F.grid_sample(frames, torch.stack([x, y], dim=-1), mode="bilinear", padding_mode="border", align_corners=True)
+    """(B, C, H, W) frames sampled at each pixel plus ``flow`` (B, 2, H, W) (x, y) in pixels (bilinear, border;
+    kornia's remap)."""
+    grid = create_meshgrid(*frames.shape[-2:], normalized_coordinates=False, device=flow.device, dtype=flow.dtype)
+    return remap(frames, grid[..., 0] + flow[:, 0], grid[..., 1] + flow[:, 1], mode="bilinear",
+                 padding_mode="border", align_corners=True)
 
 
 class FrameDecoder(nn.Module):
