@@ -134,6 +134,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max global gradient norm; 0 disables clipping
     skip_nonfinite: int = 0  # batches with a NaN/inf loss to skip (and count) before stopping; 0 stops at the first
     threads: int = 0  # torch intra-op CPU threads; 0 keeps PyTorch's default
+    compile: str = "none"  # none | inductor | aot_eager: torch.compile's backend for the training forward (inductor pays on a GPU: bench/gpu_check.py)
     log_with: str = "tensorboard"  # experiment tracker next to metrics.jsonl: tensorboard | wandb | mlflow | aim | none
     prior_fit_steps: int = 0  # after training: steps refitting p(r | f(x)) to the final posterior (gaussian / mixture latents)
     collapse_grace_steps: int = 200  # no collapse warning before this step (a fresh encoder's embeddings point alike)
@@ -166,6 +167,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optim.schedule": ("cosine", "constant"),
     "data.split_by": ("video", "time"),
     "train.mixed_precision": ("no", "bf16", "fp16"),
+    "train.compile": ("none", "inductor", "aot_eager"),
     "train.log_with": ("tensorboard", "wandb", "mlflow", "aim", "none"),
 }
 

@@ -67,3 +67,16 @@ def test_bf16_autocast_tracks_fp32(homoscedastic, tmp_path):
         AcceleratorState._reset_state(reset_partial_state=True)  # the next run uses another precision
     assert losses["bf16"][-1] < losses["bf16"][0] - 0.5  # it learns
     assert losses["bf16"] == pytest.approx(losses["no"], rel=0.05)
+
+
+def test_compiled_forward_matches_eager_and_saves_the_same_keys(homoscedastic, tmp_path):
+    """aot_eager traces the forward and backward as inductor does, without generating C++ (slow on a CPU)."""
+    runs = {compiled: train(small_config(homoscedastic, "train.steps=20", "train.log_every=5",
+                                         "model.latent.kind=gaussian", "model.predictor.kind=additive",
+                                         f"train.compile={backend}"), tmp_path / backend)
+            for compiled, backend in ((False, "none"), (True, "aot_eager"))}
+    losses = {c: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+              for c, run in runs.items()}
+    assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+    eager, compiled = (load_file(str(runs[c] / "model.safetensors")) for c in (False, True))
+    assert eager.keys() == compiled.keys()  # no "_orig_mod." prefix: a compiled run loads like any other

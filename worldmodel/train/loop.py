@@ -193,6 +193,7 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     core: WorldModel = accelerator.unwrap_model(model)
+    forward = model if cfg.train.compile == "none" else torch.compile(model, backend=cfg.train.compile)  # shares model's parameters
 
     start, skipped = 0, 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
@@ -225,7 +226,7 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
                 # a skipped batch must not leave its trace in running statistics (BatchNorm) either
                 buffers = [b.detach().clone() for b in model.buffers()] if cfg.train.skip_nonfinite else None
                 with accelerator.autocast():
-                    out = model(batch, beta)
+                    out = forward(batch, beta)
                 loss = out["loss"]
                 nonfinite, signalled = agree(accelerator, not torch.isfinite(loss), stop.signum is not None)
                 if nonfinite:
