@@ -44,7 +44,7 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    kind: str = "mlp"  # mlp (vectors) | cnn | resnet18 (clips of k frames as stacked channels) | vit (video ViT) | timm (a timm backbone per frame)
+    kind: str = "mlp"  # mlp (vectors) | cnn | resnet18 (clips of k frames as stacked channels) | vit (video ViT) | timm (a timm backbone per frame) | video_resnet (torchvision's 3-D ResNets on the clip)
     hidden: int = 256  # mlp
     depth: int = 4  # mlp
     out_dim: int = 10
@@ -58,8 +58,9 @@ class EncoderConfig:
     patch: int = 8  # vit: patch side p in pixels (frames must be multiples of it)
     tubelet: int = 1  # vit: frames per tubelet t (k must be a multiple of it)
     timm_name: str = ""  # timm: the timm model name, e.g. vit_small_patch14_dinov2 (created with pretrained=False)
-    weights: str = ""  # timm: safetensors file of the backbone's state dict ("" = random init); nothing is downloaded
-    freeze: bool = False  # timm: the backbone gets no gradient (only the embedding head learns), DINO-WM style
+    arch: str = "r3d_18"  # video_resnet: r3d_18 | mc3_18 | r2plus1d_18 (torchvision.models.video)
+    weights: str = ""  # timm, video_resnet: safetensors file of the backbone's state dict ("" = random init); nothing is downloaded
+    freeze: bool = False  # timm, video_resnet: the backbone gets no gradient (only the embedding head learns), DINO-WM style
 
 
 @dataclass
@@ -157,7 +158,8 @@ class Config:
 CHOICES: dict[str, tuple[str, ...]] = {
     "recipe": ("ours", "paper"),
     "data.kind": ("numerical", "frames", "image_pairs"),
-    "model.encoder.kind": ("mlp", "cnn", "resnet18", "vit", "timm"),
+    "model.encoder.kind": ("mlp", "cnn", "resnet18", "vit", "timm", "video_resnet"),
+    "model.encoder.arch": ("r3d_18", "mc3_18", "r2plus1d_18"),
     "model.encoder.size": ("tiny", "small"),
     "model.encoder.frames": ("stacked", "separate"),
     "model.latent.kind": ("none", "gaussian", "mixture", "sparse", "oracle", "vq"),

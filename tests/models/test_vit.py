@@ -107,7 +107,7 @@ def test_weights_with_a_classifier_or_another_image_size_load_and_a_foreign_file
 
     resnet = timm.create_model("resnet18", pretrained=False, num_classes=0)
     save_file(resnet.state_dict(), str(tmp_path / "resnet.safetensors"))
-    with pytest.raises(ValueError, match=r"^model.encoder.weights: .*resnet.safetensors does not fit timm model VisionTransformer: \d+ missing keys") as err:
+    with pytest.raises(ValueError, match=r"^model.encoder.weights: .*resnet.safetensors does not fit VisionTransformer: \d+ missing keys") as err:
         TimmEncoder((1, 3, 32, 32), 8, "vit_tiny_patch16_224", str(tmp_path / "resnet.safetensors"))
     assert "\n" not in str(err.value)
     (tmp_path / "notes.txt").write_text("not weights")

@@ -7,6 +7,7 @@ import math
 from torch import Tensor, nn
 
 from worldmodel.models.video_encoders import ConvEncoder, ResNet18Encoder
+from worldmodel.models.video_resnets import VideoResNetEncoder
 from worldmodel.models.vit import TimmEncoder, VideoViT
 
 
@@ -41,7 +42,8 @@ class MLPEncoder(nn.Module):
 def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
     """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``.
 
-    ``mlp``: vectors (d,); ``cnn``, ``resnet18``, ``vit`` and ``timm``: clips (k, C, H, W) or images (C, H, W).
+    ``mlp``: vectors (d,); ``cnn``, ``resnet18``, ``vit``, ``timm`` and ``video_resnet``: clips (k, C, H, W) or
+    images (C, H, W).
     """
     if cfg.kind == "mlp":
         return MLPEncoder(math.prod(in_shape), cfg.hidden, cfg.depth, cfg.out_dim)
@@ -57,4 +59,6 @@ def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
                         cfg.token_dim)
     if cfg.kind == "timm":
         return TimmEncoder(in_shape, cfg.out_dim, cfg.timm_name, cfg.weights, cfg.freeze, cfg.projector_hidden)
-    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected mlp, cnn, resnet18, vit or timm")
+    if cfg.kind == "video_resnet":
+        return VideoResNetEncoder(in_shape, cfg.out_dim, cfg.arch, cfg.weights, cfg.freeze, cfg.projector_hidden)
+    raise ValueError(f"model.encoder.kind {cfg.kind!r}; expected mlp, cnn, resnet18, vit, timm or video_resnet")

@@ -91,12 +91,12 @@ class VideoViT(nn.Module):
         return self.head(tokens.mean(1))
 
 
-def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
-    """Load a safetensors state dict into a timm model; a bad file raises one line naming it.
+def load_backbone_weights(model: nn.Module, path: str | Path, classifier: str | None = None) -> None:
+    """Load a safetensors state dict into a timm (or torchvision) model; a bad file raises one line naming it.
 
     timm's own checkpoint filter for the architecture runs first (it resizes a ViT's position
-    embedding to the model's image size, for instance); the classifier's weights, which a model
-    built with ``num_classes=0`` has no place for, are ignored.
+    embedding to the model's image size, for instance); the weights of the classifier (``classifier``,
+    by default the name timm's model config gives it) are ignored, since the encoder replaces it.
     """
     path = Path(path)
     if not path.is_file():
@@ -108,13 +108,13 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
     filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
     if filter_fn is not None:
         state = filter_fn(state, model)
-    classifier = model.pretrained_cfg.get("classifier") or "head"
+    classifier = classifier or getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
     own = model.state_dict()
     state = {k: v for k, v in state.items() if k in own or not k.startswith(classifier)}
     wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if wrong or missing or unexpected:
-        raise ValueError(f"model.encoder.weights: {path} does not fit timm model {type(model).__name__}: "
+        raise ValueError(f"model.encoder.weights: {path} does not fit {type(model).__name__}: "
                          f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}, "
                          f"{len(wrong)} of another shape {wrong[:2]}")
     model.load_state_dict(state)
