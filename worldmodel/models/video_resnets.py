@@ -14,14 +14,14 @@ from torch import Tensor, nn
 from torchvision.models.video import mc3_18, r2plus1d_18, r3d_18
 
 from worldmodel.models.video_encoders import embedding_head
-from worldmodel.models.vit import as_clips, clip_shape, load_backbone_weights
+from worldmodel.models.vit import FreezableBackbone, as_clips, clip_shape, load_backbone_weights
 
 ARCHITECTURES = {"r3d_18": r3d_18, "mc3_18": mc3_18, "r2plus1d_18": r2plus1d_18}
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # torchvision's normalisation for its Kinetics-400 weights
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
 
-class VideoResNetEncoder(nn.Module):
+class VideoResNetEncoder(FreezableBackbone):
     """A torchvision video ResNet on the whole clip: (B, k, C, H, W) → (B, out_dim).
 
     The clip enters as (B, 3, k, H, W), scaled to [0, 1] and normalised by the Kinetics-400 mean and
@@ -51,12 +51,6 @@ class VideoResNetEncoder(nn.Module):
         self.token_shape = None
         self.out_dim = out_dim
         self.head = embedding_head(features, out_dim, projector_hidden)
-
-    def train(self, mode: bool = True) -> "VideoResNetEncoder":
-        super().train(mode)
-        if self.freeze:
-            self.backbone.eval()
-        return self
 
     def forward(self, clips: Tensor) -> Tensor:
         x = as_clips(clips).transpose(1, 2)  # (B, C, k, H, W)

@@ -120,7 +120,20 @@ def load_backbone_weights(model: nn.Module, path: str | Path, classifier: str | 
     model.load_state_dict(state)
 
 
-class TimmEncoder(nn.Module):
+class FreezableBackbone(nn.Module):
+    """An encoder around ``self.backbone`` that ``self.freeze`` can freeze: ``train()`` then leaves the
+    backbone in eval mode (BatchNorm statistics and dropout as loaded)."""
+
+    freeze = False
+
+    def train(self, mode: bool = True) -> "FreezableBackbone":
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+
+class TimmEncoder(FreezableBackbone):
     """A timm backbone on each frame, features concatenated over the clip: (B, k, C, H, W) → (B, out_dim).
 
     ``name``: a timm model name (``timm.list_models()``); ``weights``: a safetensors file of its state
@@ -153,12 +166,6 @@ class TimmEncoder(nn.Module):
         self.token_shape = None
         self.out_dim = out_dim
         self.head = embedding_head(frames * self.backbone.num_features, out_dim, projector_hidden)
-
-    def train(self, mode: bool = True) -> "TimmEncoder":
-        super().train(mode)
-        if self.freeze:
-            self.backbone.eval()
-        return self
 
     def features(self, clips: Tensor) -> Tensor:
         """(B, k, C, H, W) → (B, k·F) the backbone's pooled features of each frame, in time order."""
