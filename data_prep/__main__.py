@@ -6,10 +6,10 @@ option value the generator rejects), 2 for a bad command line; ``--debug`` shows
 
 from __future__ import annotations
 
-from data_prep import camera_pan, digit_pairs, image_pairs, mmnist, numerical, sim, videos
+from data_prep import camera_events, camera_pan, digit_pairs, image_pairs, mmnist, numerical, sim, videos
 from worldmodel import cli
 
-COMMANDS = [numerical, videos, mmnist, camera_pan, image_pairs, digit_pairs, sim]
+COMMANDS = [numerical, videos, mmnist, camera_pan, camera_events, image_pairs, digit_pairs, sim]
 
 
 def main(argv: list[str] | None = None) -> None:

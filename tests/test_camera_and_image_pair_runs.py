@@ -58,3 +58,15 @@ def test_image_pair_runs_report_label_accuracy_and_attribute_r2(name, tmp_path):
     assert {"acc_label", "acc_label_train", "r2_thickness", "r2_slant", "r2_size", "r2_attributes"} <= set(metrics)
     assert 0.1 < metrics["acc_label"] <= 1  # even a barely trained CNN's features beat chance (0.1)
     assert metrics["r2_attributes"] == pytest.approx((metrics["r2_thickness"] + metrics["r2_slant"] + metrics["r2_size"]) / 3)
+
+
+def test_camera_events_run_scores_the_sparse_mask_against_the_factors(tmp_path):
+    from data_prep.camera_events import generate_camera_events
+
+    options = load_config("configs/camera_events/adassl_s.yaml").data.generator_args
+    data = generate_camera_events(tmp_path / "ev", pairs=200, **options)
+    cfg = load_config("configs/camera_events/adassl_s.yaml", [f"data.path={data}", "model.encoder.width=8", *TINY])
+    metrics = evaluate_run(train(cfg, tmp_path / "run"))
+    factors = ("pan_x", "pan_y", "zoom")
+    assert sum(metrics[f"mask_coords_{f}"] for f in factors) <= 3  # each of r's 3 coordinates has one factor at most
+    assert all(0 <= metrics[f"mask_{kind}_{f}"] <= 1 for f in factors for kind in ("precision", "recall"))

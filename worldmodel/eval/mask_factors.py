@@ -1,0 +1,73 @@
+"""Does a sparse r switch on exactly the factors that changed? Mask precision and recall per factor.
+
+For data whose ground truth says, per pair, which factors of the change were on (binary columns
+``active_<factor>``, e.g. ``python -m data_prep camera-events``) and a sparse latent (AdaSSL-S),
+the hard mask of the posterior (coordinate i on where r̄_i ≠ 0) is compared with the true active set:
+
+1. each mask coordinate is assigned, on the train split, to the factor whose on/off it correlates
+   with most (φ coefficient, which is Pearson's correlation of two binary variables), or to none
+   when no correlation exceeds ``min_correlation`` (a coordinate that never switches, or one that
+   switches at random);
+2. on the test split, factor j is predicted on when any coordinate assigned to it is on;
+   ``mask_precision_<factor>`` = P(on | predicted on), ``mask_recall_<factor>`` = P(predicted on | on),
+   ``mask_coords_<factor>`` = how many coordinates it got. A factor with no coordinate has recall 0
+   and precision 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.models.latents import SparseLatent
+
+PREFIX = "gt_active_"
+
+
+def phi(masks: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(R, F) correlation of each mask coordinate (masks (N, R) 0/1) with each factor (active (N, F) 0/1);
+    0 where either never changes."""
+    m, a = masks - masks.mean(0), active - active.mean(0)
+    norms = np.sqrt(np.outer((m**2).sum(0), (a**2).sum(0)))
+    return np.divide(m.T @ a, norms, out=np.zeros(norms.shape), where=norms > 0)
+
+
+def mask_factor_scores(train_masks: np.ndarray, train_active: np.ndarray, test_masks: np.ndarray,
+                       test_active: np.ndarray, factors: list[str], min_correlation: float = 0.2) -> dict[str, float]:
+    """The metrics of the module docstring from hard masks (N, R) and true active sets (N, F), 0/1 arrays."""
+    corr = phi(train_masks.astype(float), train_active.astype(float))
+    owner = np.where(corr.max(1) > min_correlation, corr.argmax(1), -1)  # (R,) the factor of each coordinate
+    metrics = {}
+    for j, name in enumerate(factors):
+        predicted = test_masks[:, owner == j].any(1)
+        on = test_active[:, j].astype(bool)
+        metrics[f"mask_precision_{name}"] = float((predicted & on).sum() / max(predicted.sum(), 1))
+        metrics[f"mask_recall_{name}"] = float((predicted & on).sum() / max(on.sum(), 1))
+        metrics[f"mask_coords_{name}"] = float((owner == j).sum())
+    return metrics
+
+
+@torch.no_grad()
+def hard_masks(model, dataset, batch_size: int = 512) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(masks (N, R) bool: r̄ ≠ 0, {factor: (N,) active}) over ``dataset``'s pairs in order."""
+    masks, active = [], {}
+    for batch in in_order_batches(dataset, batch_size):
+        fx, seen = model.posterior_inputs(batch)
+        masks.append((model.latent.posterior_mean(fx, seen) != 0).numpy())
+        for key in (k for k in batch if k.startswith(PREFIX)):
+            active.setdefault(key[len(PREFIX):], []).append(batch[key].numpy() > 0.5)
+    return np.concatenate(masks), {name: np.concatenate(parts) for name, parts in active.items()}
+
+
+def mask_factor_metrics(model, data_cfg) -> dict[str, float]:
+    """The metrics of the module docstring; {} for a latent that is not sparse or data without ``active_<factor>``."""
+    if not isinstance(model.latent, SparseLatent):
+        return {}
+    train_masks, train_active = hard_masks(model, build_dataset(data_cfg, "train"))
+    if not train_active:
+        return {}
+    test_masks, test_active = hard_masks(model, build_dataset(data_cfg, "test"))
+    factors = sorted(train_active)
+    return mask_factor_scores(train_masks, np.stack([train_active[f] for f in factors], 1), test_masks,
+                              np.stack([test_active[f] for f in factors], 1), factors)
