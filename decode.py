@@ -8,7 +8,17 @@ Exit status 0 when done, 1 with a one-line ``error: …`` for a run the decoder 
 
 from __future__ import annotations
 
+import argparse
+
 from worldmodel import cli
+
+
+def share(text: str) -> float:
+    """An argparse ``type``: a number from 0 to 1."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=cli.at_least(8), default=64, help="channels of the decoder's first map (default 64)")
     p.add_argument("--no-context-frame", dest="context_frame", action="store_false",
                    help="decode each embedding alone, without the previous frame and its embedding")
+    p.add_argument("--rollout-steps", type=cli.at_least(0), default=0,
+                   help="K >= 2: fit part of each batch on steps 2..K of rollouts that read the decoder's own frames (default 0: one-step pairs only)")
+    p.add_argument("--rollout-fraction", type=share, default=0.5, help="share of each batch on rollout steps (default 0.5)")
     p.add_argument("--checkpoint-every", type=cli.at_least(1), default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--threads", type=cli.at_least(0), default=0, help="CPU threads (default: the run's train.threads)")
     p.add_argument("--seed", type=int, default=0)
@@ -39,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         decoder = None
         if not args.evaluate_only:
             fit = FitConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, width=args.width,
-                            context_frame=args.context_frame, checkpoint_every=args.checkpoint_every, threads=args.threads, seed=args.seed)
+                            context_frame=args.context_frame, rollout_steps=args.rollout_steps, rollout_fraction=args.rollout_fraction,
+                            checkpoint_every=args.checkpoint_every, threads=args.threads, seed=args.seed)
             decoder, facts = fit_decoder(args.run, fit, resume=args.resume, overwrite=args.overwrite, stop_at=args.stop_at)
             if facts["steps"] < args.steps:
                 print(f"stopped after step {facts['steps']} of {args.steps}; continue with --resume")

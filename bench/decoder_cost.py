@@ -85,7 +85,8 @@ def fit_against_training(run: Path, training_steps: int, cost_steps: int) -> tup
             # the fit's first `steps` steps, then a checkpoint and exit (--stop-at): no scoring afterwards
             return [sys.executable, "decode.py", "--run", str(short), "--overwrite", "--threads", "1", "--steps", str(fit["steps"]),
                     "--stop-at", str(steps), "--batch-size", str(fit["batch_size"]), "--width", str(fit["width"]),
-                    "--lr", str(fit["lr"])] + ([] if fit["context_frame"] else ["--no-context-frame"])
+                    "--lr", str(fit["lr"]), "--rollout-steps", str(fit.get("rollout_steps", 0)),
+                    "--rollout-fraction", str(fit.get("rollout_fraction", 0.5))] + ([] if fit["context_frame"] else ["--no-context-frame"])
 
         training = full_cost(train, cost_steps, training_steps)
         # on the short run (a fit's cost does not depend on the weights); a decoder step is about 5× cheaper than a

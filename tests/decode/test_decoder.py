@@ -1,14 +1,15 @@
 """The pixel decoder on its own: it learns an identity-like map, a decoder that reads the previous frame
-learns to move it, rollouts decode frame after frame, and it saves and reloads exactly."""
+learns to move it, rollouts decode frame after frame, rollout training lowers the error of later steps,
+and it saves and reloads exactly."""
 
 import numpy as np
 import pytest
 import torch
 
 from worldmodel.decode.data import DecoderData
-from worldmodel.decode.fit import FitConfig, train_decoder
+from worldmodel.decode.fit import FitConfig, rollout_step, train_decoder
 from worldmodel.decode.model import DecoderConfig, FrameDecoder, warp
-from worldmodel.decode.quality import centre_of_mass, frame_psnr, future_scores, set_psnr
+from worldmodel.decode.quality import centre_of_mass, frame_psnr, frame_rmse, future_scores, set_psnr
 from worldmodel.decode.store import read_decoder, save_decoder
 
 
@@ -90,6 +91,55 @@ def test_decode_future_reads_each_decoded_frame_in_turn():
                 assert torch.allclose(frames[n, b, h], frame[0], atol=1e-6)
     plain = FrameDecoder(DecoderConfig(6, (1, 16, 16), None, width=16)).eval()
     assert torch.equal(plain.decode_future(path, last), plain.decode(path))  # without context: each step alone
+
+
+def moving_chains(count: int, steps: int, size: int = 32, side: int = 8, seed: int = 0) -> DecoderData:
+    """Squares moving at a constant speed (up to 2 px a step in x and y) for ``steps`` steps; each frame's
+    embedding is its square's corner (y, x). One-step pairs of consecutive frames, and the whole paths as
+    rollout chains."""
+    rng = np.random.default_rng(seed)
+    speed, start = rng.integers(-2, 3, (count, 2)), rng.integers(side, size - 2 * side, (count, 2))
+    where = np.clip(start[:, None] + speed[:, None] * np.arange(steps + 1)[:, None], 0, size - side)  # (n, K+1, 2)
+    frames = squares(count * (steps + 1), size, side, places=where.reshape(-1, 2))
+    rows = torch.arange(count * (steps + 1)).reshape(count, steps + 1)
+    path = torch.from_numpy(where).float()
+    before, after = rows[:, :-1].flatten(), rows[:, 1:].flatten()
+    return DecoderData(path.flatten(0, 1)[after], after, frames, torch.zeros(len(after), dtype=torch.long),
+                       previous=path.flatten(0, 1)[before], context=before, chains=path, chain_frame=rows)
+
+
+def rollout_errors(decoder: FrameDecoder, data: DecoderData) -> torch.Tensor:
+    """(K+1,) mean RMS pixel error of each step of the chains decoded as a rollout (each step reads the frame decoded before it)."""
+    decoded = decoder.decode_future(data.chains, data.frames[data.chain_frame[:, 0]].float() / 255)
+    return frame_rmse(decoded, data.frames[data.chain_frame].float() / 255).mean(0)
+
+
+def test_rollout_training_lowers_the_error_of_later_steps():
+    """Fitted also on step 2 … K of rollouts that read its own frames, the decoder's error at step K of held-out
+    rollouts falls by more than 15 % against the same fit on one-step pairs only (about 28 % here), and step 1 stays as good."""
+    train, test = moving_chains(96, 3, seed=10), moving_chains(64, 3, seed=1)
+    errors = {}
+    for steps in (0, 3):
+        torch.manual_seed(0)
+        decoder = FrameDecoder(DecoderConfig(2, (1, 32, 32), None, width=16, context_frame=True))
+        decoder.standardise_with(train.inputs)
+        train_decoder(decoder, train, FitConfig(steps=120, batch_size=32, lr=3e-3, warmup_steps=10, weight_decay=0, width=16,
+                                                rollout_steps=steps))
+        errors[steps] = rollout_errors(decoder, test)
+    assert errors[3][3] < 0.85 * errors[0][3], errors
+    assert errors[3][1] < errors[0][1] + 0.01, errors
+
+
+def test_a_rollout_step_reads_the_frames_decoded_before_it():
+    """The fit's rollout step d equals step d of decode_future on the same chain, with gradient only into step d."""
+    data = moving_chains(5, 4)
+    torch.manual_seed(0)
+    decoder = FrameDecoder(DecoderConfig(2, (1, 32, 32), None, width=16, context_frame=True)).eval()
+    reference = decoder.decode_future(data.chains, data.frames[data.chain_frame[:, 0]].float() / 255)
+    for depth in (2, 4):
+        decoded, truth = rollout_step(decoder, data, torch.tensor([1, 3]), depth)
+        assert torch.allclose(decoded, reference[[1, 3], depth], atol=1e-6) and decoded.requires_grad
+        assert torch.equal(truth, data.frames[data.chain_frame[[1, 3], depth]].float() / 255)
 
 
 def test_warp_moves_a_frame_by_whole_pixels():

@@ -1,8 +1,9 @@
 """decode.py on tiny trained runs: a resumed fit equals an uninterrupted one, metrics and renders are
-written, and a run without frames gets one line."""
+written, rollout chains roll the one-step predictions forward, and a run without frames gets one line."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +13,9 @@ import rollout as rollout_cli
 from data_prep.mmnist import generate_mmnist
 from data_prep.numerical import generate_numerical
 from worldmodel.config import load_config
+from worldmodel.data import build_dataset
+from worldmodel.decode import fit as fitting
+from worldmodel.decode.data import decoder_data, pair_chains
 from worldmodel.decode.fit import FitConfig, fit_decoder
 from worldmodel.decode.store import decoder_dir, load_decoder, read_decoder
 from worldmodel.train.loop import train
@@ -65,6 +69,29 @@ def test_decode_cli_scores_and_rollout_renders(frame_run, capsys):
     rollout_metrics = json.loads((frame_run / "rollouts" / "metrics.json").read_text())
     assert all(0 < rollout_metrics[f"pixel_rmse_{name}_h3"] < 1 for name in ("best_of_n", "prior_mean", "copy_last", "mean_frame"))
     assert rollout_metrics["render_seconds"] > 0 and any(key.startswith("position_") for key in rollout_metrics)
+
+
+def test_rollout_chains_roll_the_one_step_predictions_forward(frame_run, capsys):
+    cfg, model = fitting.frame_run(frame_run)
+    pairs = build_dataset(cfg.data, "train")
+    data = decoder_data(model, pairs, predictions=True, context_frame=True, rollout_steps=3)
+    chains = pair_chains(pairs, 3)
+    # runs of 3 consecutive pairs of one video: 5 in each 10-frame video (7 pairs of a 3-frame context, gap 1)
+    assert len(chains) == len(data.chains) == 5 * len(np.unique(pairs.video))
+    assert np.all(pairs.first[chains[:, 1:]] == pairs.first[chains[:, :-1]] + pairs.gap)
+    assert np.all(pairs.video[chains[:, 1:]] == pairs.video[chains[:, :1]])
+    # step 0 is f(x) of the chain's first pair, step 1 that pair's one-step posterior-mean prediction
+    predicted = data.kind == 1
+    assert torch.equal(data.chains[:, 0], data.previous[predicted][chains[:, 0]])
+    assert torch.allclose(data.chains[:, 1], data.inputs[predicted][chains[:, 0]], atol=1e-5)
+    assert torch.equal(data.chain_frame[:, :2], torch.stack([data.context[predicted], data.frame[predicted]], 1)[chains[:, 0]])
+    assert torch.equal(data.chain_frame[:, 3], data.frame[predicted][chains[:, 2]])
+    decode_cli.main(["--run", str(frame_run), "--steps", "6", "--width", "16", "--overwrite", "--rollout-steps", "3",
+                     "--horizon", "3", "--starts", "4", "--samples", "3"])
+    assert json.loads((decoder_dir(frame_run) / "config.json").read_text())["fit"]["rollout_steps"] == 3
+    with pytest.raises(SystemExit) as stop:  # a 10-frame video holds 7 pairs, not 8 in a row
+        decode_cli.main(["--run", str(frame_run), "--steps", "6", "--overwrite", "--rollout-steps", "8"])
+    assert "holds 8 consecutive pairs" in stop.value.code and "\n" not in stop.value.code
 
 
 def test_a_run_without_frames_gets_one_line(tmp_path, capsys):

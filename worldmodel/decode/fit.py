@@ -5,6 +5,13 @@ and the decoder learns, by AdamW on the mean squared pixel error (+ ``l1_weight`
 error), to map them to the target frames. Batches are drawn with a generator seeded by (seed, step), so a
 fit resumed from its checkpoint (``RUN/decoder/checkpoint.pt``, every ``checkpoint_every`` steps)
 continues exactly as if it had never stopped.
+
+Rollout training (``rollout_steps`` K ≥ 2, against exposure bias): in a rollout the decoder reads the
+frame it decoded itself for the step before, but one-step pairs only ever show it true previous frames,
+so its errors compound step after step. A share ``rollout_fraction`` of each batch is therefore step d
+(d drawn uniformly from 2 … K per batch) of a rollout chain (:mod:`worldmodel.decode.data`): steps 1 … d−1
+are decoded from the chain's rolled-out embeddings, each reading the frame decoded before it, without
+gradient (scheduled sampling with the model's own frames), and step d is fitted on the true frame.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from worldmodel.data import build_dataset
@@ -31,7 +39,9 @@ CHECKPOINT = "checkpoint.pt"
 
 @dataclass
 class FitConfig:
-    """How the decoder is fitted. ``threads`` 0: the run's ``train.threads``."""
+    """How the decoder is fitted. ``threads`` 0: the run's ``train.threads``; ``rollout_steps`` K ≥ 2 fits
+    ``rollout_fraction`` of each batch on steps 2 … K of rollouts (module docstring), 0 or 1 on one-step
+    pairs only."""
 
     steps: int = 1200
     batch_size: int = 32
@@ -42,6 +52,8 @@ class FitConfig:
     width: int = 64
     predictions: bool = True
     context_frame: bool = True
+    rollout_steps: int = 0
+    rollout_fraction: float = 0.5
     checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0
@@ -56,18 +68,42 @@ def frame_run(run_dir: str | Path):
     return cfg, model.requires_grad_(False)
 
 
-def batch_indices(size: int, batch_size: int, seed: int, step: int) -> torch.Tensor:
-    """(batch_size,) indices into ``size`` samples, a function of (seed, step) only."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    return torch.randint(size, (batch_size,), generator=generator)
+def rollout_share(fit: FitConfig) -> int:
+    """How many samples of each batch are rollout steps (0 without rollout training)."""
+    return round(fit.rollout_fraction * fit.batch_size) if fit.rollout_steps >= 2 else 0
 
 
-def decoder_loss(decoder: FrameDecoder, data: DecoderData, index: torch.Tensor, l1_weight: float) -> torch.Tensor:
-    """Mean squared (+ weighted absolute) pixel error of the decoded inputs ``index`` against their frames."""
-    decoded = decoder(*data.decoder_inputs(index))
-    truth = data.frames[data.frame[index]].float() / 255
+def draw_batch(data: DecoderData, fit: FitConfig, step: int) -> tuple[Tensor, Tensor, int]:
+    """(one-step sample indices, rollout chain indices, rollout depth d) of a step's batch, a function of
+    (seed, step) only."""
+    generator = torch.Generator().manual_seed(fit.seed * 1_000_003 + step)
+    rolled = rollout_share(fit)
+    index = torch.randint(len(data), (fit.batch_size - rolled,), generator=generator)
+    if not rolled:
+        return index, index[:0], 0
+    chain = torch.randint(len(data.chains), (rolled,), generator=generator)
+    return index, chain, int(torch.randint(2, fit.rollout_steps + 1, (), generator=generator))
+
+
+def rollout_step(decoder: FrameDecoder, data: DecoderData, chain: Tensor, depth: int) -> tuple[Tensor, Tensor]:
+    """Step ``depth`` of the rollout chains ``chain`` decoded after the decoder's own frames for steps
+    1 … depth−1 (no gradient through those) → (decoded, true frames), each (b, C, H, W) in [0, 1]."""
+    path, rows = data.chains[chain, : depth + 1], data.chain_frame[chain]
+    if not decoder.reads_context:
+        return decoder(path[:, depth]), data.frames[rows[:, depth]].float() / 255
+    previous = decoder.decode_future(path[:, :depth], data.frames[rows[:, 0]].float() / 255)[:, -1]
+    return decoder(path[:, depth], path[:, depth - 1], previous), data.frames[rows[:, depth]].float() / 255
+
+
+def decoder_loss(decoder: FrameDecoder, data: DecoderData, fit: FitConfig, step: int) -> Tensor:
+    """Mean squared (+ ``l1_weight`` · absolute) pixel error of a step's batch (:func:`draw_batch`) against its frames."""
+    index, chain, depth = draw_batch(data, fit, step)
+    decoded, truth = decoder(*data.decoder_inputs(index)), data.frames[data.frame[index]].float() / 255
+    if len(chain):
+        rolled, rolled_truth = rollout_step(decoder, data, chain, depth)
+        decoded, truth = torch.cat([decoded, rolled]), torch.cat([truth, rolled_truth])
     loss = F.mse_loss(decoded, truth)
-    return loss + l1_weight * F.l1_loss(decoded, truth) if l1_weight else loss
+    return loss + fit.l1_weight * F.l1_loss(decoded, truth) if fit.l1_weight else loss
 
 
 def train_decoder(decoder: FrameDecoder, data: DecoderData, fit: FitConfig, state: dict | None = None,
@@ -96,7 +132,7 @@ def train_decoder(decoder: FrameDecoder, data: DecoderData, fit: FitConfig, stat
 
     bar = tqdm(total=fit.steps, initial=start, desc="decoder", dynamic_ncols=True, disable=not progress)
     for step in range(start, end):
-        loss = decoder_loss(decoder, data, batch_indices(len(data), fit.batch_size, fit.seed, step), fit.l1_weight)
+        loss = decoder_loss(decoder, data, fit, step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -136,7 +172,10 @@ def fit_decoder(run_dir: str | Path, fit: FitConfig | None = None, resume: bool 
     cfg, model = frame_run(run_dir)
     torch.set_num_threads(fit.threads or cfg.train.threads or torch.get_num_threads())
     clock = time.perf_counter()
-    data = decoder_data(model, build_dataset(cfg.data, "train"), fit.predictions, fit.context_frame)
+    data = decoder_data(model, build_dataset(cfg.data, "train"), fit.predictions, fit.context_frame, fit.rollout_steps)
+    if rollout_share(fit) and not len(data.chains):
+        raise DecoderError(f"{run_dir}: no training video holds {fit.rollout_steps} consecutive pairs; "
+                           "ask for fewer --rollout-steps")
     with torch.random.fork_rng():  # the initial weights depend on the seed only: a fit is reproducible
         torch.manual_seed(fit.seed)
         decoder = FrameDecoder(DecoderConfig(data.inputs.shape[1], tuple(data.frames.shape[1:]),
