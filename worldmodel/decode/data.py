@@ -93,22 +93,19 @@ def action_of(dataset: FramePairs, pairs: np.ndarray) -> Tensor | None:
 
 
 @torch.no_grad()
-def rolled_chains(model, dataset: FramePairs, chains: np.ndarray, embeddings: Tensor, row: Tensor,
+def rolled_chains(model, dataset: FramePairs, chains: np.ndarray, fx: Tensor, fx_pos: Tensor,
                   batch_size: int = 256) -> Tensor:
     """(M, K) pair chains → (M, K+1, D) embeddings rolled forward from f(x₀) with posterior-mean r's
-    (module docstring); ``embeddings`` (S, D) of the clips starting at the sorted global frames whose row
-    of a global start frame ``row`` maps."""
+    (module docstring), given every pair's f(x) ``fx`` and f(x⁺) ``fx_pos`` (P, D)."""
     paths = []
     for i in range(0, len(chains), batch_size):
         block = chains[i : i + batch_size]
-        e = embeddings[row(dataset.first[block[:, 0]])]
-        path = [e]
+        path = [fx[block[:, 0]]]
         for h in range(block.shape[1]):
-            target = embeddings[row(dataset.first[block[:, h]] + dataset.gap)]
-            e = model.predictor(e, model.latent.posterior_mean(e, target, action_of(dataset, block[:, h]))).float()
-            path.append(e)
+            r = model.latent.posterior_mean(path[-1], fx_pos[block[:, h]], action_of(dataset, block[:, h]))
+            path.append(model.predictor(path[-1], r).float())
         paths.append(torch.stack(path, dim=1))
-    return torch.cat(paths) if paths else embeddings.new_zeros((0, chains.shape[1] + 1, embeddings.shape[1]))
+    return torch.cat(paths) if paths else fx.new_zeros((0, chains.shape[1] + 1, fx.shape[1]))
 
 
 @torch.no_grad()
@@ -120,8 +117,8 @@ def decoder_data(model, dataset: FramePairs, predictions: bool = True, context_f
     starts = np.unique(np.concatenate([dataset.first, dataset.first + dataset.gap]))
     embeddings = encode_clips(model, dataset, starts, batch_size)
     frames = frames_at(dataset, starts + dataset.context - 1)  # (S, C, H, W): each clip's last frame
-    row = lambda first: torch.from_numpy(np.searchsorted(starts, first))  # global start frame → row
-    context_row, target_row = row(dataset.first), row(dataset.first + dataset.gap)
+    context_row = torch.from_numpy(np.searchsorted(starts, dataset.first))
+    target_row = torch.from_numpy(np.searchsorted(starts, dataset.first + dataset.gap))
     if context_frame:  # f(x⁺) after f(x) and x's last frame
         inputs, frame, previous, context = [embeddings[target_row]], [target_row], [embeddings[context_row]], [context_row]
     else:  # every clip's f alone
@@ -144,7 +141,7 @@ def decoder_data(model, dataset: FramePairs, predictions: bool = True, context_f
     chains, chain_frame = None, None
     if rollout_steps >= 2:
         pairs = pair_chains(dataset, rollout_steps)
-        chains = rolled_chains(model, dataset, pairs, embeddings, row, batch_size)
+        chains = rolled_chains(model, dataset, pairs, embeddings[context_row], embeddings[target_row], batch_size)
         index = torch.from_numpy(pairs)
         chain_frame = torch.cat([context_row[index[:, :1]], target_row[index]], dim=1).long()
     return DecoderData(torch.cat(inputs), torch.cat(frame).long(), frames, torch.cat(kind), *extra, chains, chain_frame)
