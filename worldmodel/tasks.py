@@ -31,7 +31,7 @@ from worldmodel.data.numeric import true_conditional_std
 from worldmodel.data.store import read_meta
 from worldmodel.eval.actions import action_metrics
 from worldmodel.eval.metrics import embedding_probe, ground_truth_probes, shared_metrics
-from worldmodel.eval.probes import LinearProbe, fit_ridge_probe
+from worldmodel.eval.probes import LinearProbe, fit_ridge_probe, is_categorical
 from worldmodel.eval.progress import stage
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.rollout import plots
@@ -183,11 +183,23 @@ class ImagePairsTask(Task):
     kind = "image_pairs"
 
     def evaluate(self, model, data_cfg) -> tuple[Metrics, Probes]:
-        """:func:`ground_truth_probes` of the context image's embedding, and r2_attributes."""
-        _, pairs = self.readouts(model, data_cfg)
-        metrics, probes = ground_truth_probes(pairs["train"], pairs["test"], None)
+        """:func:`ground_truth_probes` of the context image's embedding, and r2_attributes. Per-pair
+        regression ground truth (how the pair's images differ, e.g. the camera-events generator's
+        ``shift_x``) is also read from the pair: ``r2_<name>_from_r`` (ridge probe from r̄) and
+        ``r2_<name>_from_pair`` (from [f(x), f(x⁺)], what any embedding gives)."""
+        datasets, pairs = self.readouts(model, data_cfg)
+        train, test = pairs["train"], pairs["test"]
+        metrics, probes = ground_truth_probes(train, test, None)
         if probes:
             metrics["r2_attributes"] = float(np.mean([metrics[f"r2_{name}"] for name in probes]))
+        both = lambda p: np.concatenate([p["embedding"], p["embedding_next"]], 1)  # noqa: E731
+        for name in datasets["train"].store.meta["pair_ground_truth"]:
+            key = f"gt_{name}"
+            if is_categorical(train[key]):
+                continue
+            if train["r"].shape[1]:
+                metrics[f"r2_{name}_from_r"] = fit_ridge_probe(train["r"], train[key]).r2(test["r"], test[key])
+            metrics[f"r2_{name}_from_pair"] = fit_ridge_probe(both(train), train[key]).r2(both(test), test[key])
         return metrics, probes
 
     def starts(self, data_cfg, horizon: int, count: int, rng: np.random.Generator) -> Starts:
