@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=cli.at_least(8), default=64, help="channels of the decoder's first map (default 64)")
     p.add_argument("--no-context-frame", dest="context_frame", action="store_false",
                    help="decode each embedding alone, without the previous frame and its embedding")
-    p.add_argument("--rollout-steps", type=cli.at_least(0), default=0,
-                   help="K >= 2: fit part of each batch on steps 2..K of rollouts that read the decoder's own frames (default 0: one-step pairs only)")
-    p.add_argument("--rollout-fraction", type=share, default=0.5, help="share of each batch on rollout steps (default 0.5)")
+    p.add_argument("--rollout-steps", type=cli.at_least(0), default=4,
+                   help="K >= 2: fit part of each batch on steps 2..K of rollouts that read the decoder's own frames; "
+                        "0: one-step pairs only (default 4)")
+    p.add_argument("--rollout-fraction", type=share, default=0.25, help="share of each batch on rollout steps (default 0.25)")
     p.add_argument("--checkpoint-every", type=cli.at_least(1), default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--threads", type=cli.at_least(0), default=0, help="CPU threads (default: the run's train.threads)")
     p.add_argument("--seed", type=int, default=0)

@@ -52,8 +52,8 @@ class FitConfig:
     width: int = 64
     predictions: bool = True
     context_frame: bool = True
-    rollout_steps: int = 0
-    rollout_fraction: float = 0.5
+    rollout_steps: int = 4
+    rollout_fraction: float = 0.25
     checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0
@@ -78,6 +78,8 @@ def draw_batch(data: DecoderData, fit: FitConfig, step: int) -> tuple[Tensor, Te
     (seed, step) only."""
     generator = torch.Generator().manual_seed(fit.seed * 1_000_003 + step)
     rolled = rollout_share(fit)
+    if rolled and data.chains is None:
+        raise ValueError(f"decoder fit: rollout_steps {fit.rollout_steps} needs rollout chains in the data (or rollout_steps 0)")
     index = torch.randint(len(data), (fit.batch_size - rolled,), generator=generator)
     if not rolled:
         return index, index[:0], 0
