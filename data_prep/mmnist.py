@@ -16,6 +16,9 @@ Generating process for each video v (random stream ``(seed, v)``), K = ``digits`
   component is clipped to ±``max_speed``. The recorded acceleration is the velocity change
   actually applied;
 - then p ← p + v, and the digit bounces off the walls (position mirrored, component negated);
+  with ``wrap`` there are no walls: the frame is a torus, a digit leaving one side enters on the
+  opposite one (drawn in both places while it crosses), and p is taken modulo the frame size, so
+  velocity changes only by acceleration events;
 - frames are the pixel-wise maximum of the digits, rendered at sub-pixel positions by
   bilinear shifting, stored as uint8 with one channel.
 
@@ -71,10 +74,11 @@ def _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, speed
     return accel, events
 
 
-def simulate_video(rng, sprites, labels, frames, size, accel_prob, accel_scale, speed_min, speed_max, max_speed):
+def simulate_video(rng, sprites, labels, frames, size, accel_prob, accel_scale, speed_min, speed_max, max_speed,
+                   wrap=False):
     """One video: (frames (T, size, size, 1) uint8, ground truth {name: (T, ...)})."""
     k, digit_size = len(sprites), sprites[0].shape[0]
-    upper = np.full((k, 2), size - digit_size - 1.0)
+    upper = np.full((k, 2), float(size) if wrap else size - digit_size - 1.0)
     top_left = rng.uniform(0, upper)  # (K, 2) as (x, y)
     angle = rng.uniform(0, 2 * np.pi, k)
     velocity = rng.uniform(speed_min, speed_max, k)[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1)
@@ -85,10 +89,13 @@ def simulate_video(rng, sprites, labels, frames, size, accel_prob, accel_scale, 
         if t > 0:
             accel, events = _accelerate(rng, velocity, labels, accel_prob, accel_scale, speed_min, speed_max, max_speed)
             top_left += velocity
-            reflect(top_left, velocity, upper)
+            if wrap:
+                top_left %= size
+            else:
+                reflect(top_left, velocity, upper)
             gt["acceleration"][t], gt["accel_event"][t] = accel.ravel(), events
-        clip[t, :, :, 0] = _render(sprites, top_left, size)
-        gt["position"][t] = (top_left + centres).ravel()
+        clip[t, :, :, 0] = _render(sprites, top_left, size, wrap)
+        gt["position"][t] = ((top_left + centres) % size if wrap else top_left + centres).ravel()
         gt["velocity"][t] = velocity.ravel()
         gt["label"][t] = labels
     return clip, gt
@@ -99,15 +106,20 @@ def _centre_of_mass(sprite: np.ndarray) -> np.ndarray:
     return np.array([(xs * sprite).sum(), (ys * sprite).sum()]) / sprite.sum()
 
 
-def _render(sprites: list[np.ndarray], top_left: np.ndarray, size: int) -> np.ndarray:
-    """(size, size) uint8: the maximum of the sprites placed at fractional (x, y) corners."""
-    canvas = np.zeros((size, size), np.float32)
+def _render(sprites: list[np.ndarray], top_left: np.ndarray, size: int, wrap: bool = False) -> np.ndarray:
+    """(size, size) uint8: the maximum of the sprites placed at fractional (x, y) corners; with ``wrap``
+    the corners lie in [0, size) and what passes the right or bottom edge is folded back to the left or top."""
+    pad = max(s.shape[0] for s in sprites) + 1 if wrap else 0
+    canvas = np.zeros((size + pad, size + pad), np.float32)
     for sprite, (x, y) in zip(sprites, top_left):
         x0, y0 = int(x), int(y)
         shifted = shifted_sprite(sprite, y - y0, x - x0)
         h, w = shifted.shape
         np.maximum(canvas[y0 : y0 + h, x0 : x0 + w], shifted, out=canvas[y0 : y0 + h, x0 : x0 + w])
-    return np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+    if wrap:  # rows, then columns (the corner goes through both)
+        np.maximum(canvas[:pad], canvas[size:], out=canvas[:pad])
+        np.maximum(canvas[:, :pad], canvas[:, size:], out=canvas[:, :pad])
+    return np.round(np.clip(canvas[:size, :size], 0, 1) * 255).astype(np.uint8)
 
 
 def generate_mmnist(
@@ -125,6 +137,7 @@ def generate_mmnist(
     fps: float = 10.0,
     seed: int = 0,
     mp4: bool = False,
+    wrap: bool = False,
 ) -> Path:
     """Write a moving-digits frame store to ``out`` (see the module docstring); returns ``out``."""
     if not 0 < digit_size <= size - 2:
@@ -138,7 +151,7 @@ def generate_mmnist(
         chosen = rng.integers(0, len(bank.images), digits)
         sprites = [resize(bank.images[i] / 16.0, (digit_size, digit_size), order=1) for i in chosen]
         return simulate_video(rng, sprites, bank.target[chosen].astype(float), frames, size,
-                              accel_prob, accel_scale, speed_min, speed_max, max_speed)
+                              accel_prob, accel_scale, speed_min, speed_max, max_speed, wrap)
 
     action = {"sum_of": "acceleration", "description": "velocity change (stochastic acceleration) between context and target"}
     return write_generated(out, simulate, GROUND_TRUTH, action, "data_prep.mmnist", options)
@@ -146,9 +159,10 @@ def generate_mmnist(
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_generator_parser(subparsers, "mmnist", "moving digits with stochastic acceleration", __doc__,
-                             generate_mmnist, ("digits", "digit_size", "accel_prob", "accel_scale"), videos=300, frames=32)
+                             generate_mmnist, ("digits", "digit_size", "accel_prob", "accel_scale", "wrap"), videos=300, frames=32)
     p.add_argument("--digits", type=at_least(1), default=1, help="digits per video (default 1; with more, the ground truth lists them in a random order)")
     p.add_argument("--digit-size", type=at_least(1), default=20, help="digit side in pixels (default 20)")
     p.add_argument("--accel-prob", type=float, default=0.5, help="per-frame probability of an acceleration event (default 0.5)")
     p.add_argument("--accel-scale", type=float, default=0.75, help="size of a change relative to the current speed (default 0.75)")
+    p.add_argument("--wrap", action="store_true", help="no walls: digits leave one side and enter on the opposite one")
 

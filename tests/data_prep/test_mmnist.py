@@ -90,3 +90,18 @@ def test_generation_is_deterministic(tmp_path):
     b = generate_mmnist(tmp_path / "b", videos=3, frames=5, seed=7)
     for name in ("frames.npy", "gt_position.npy", "manifest.csv", "meta.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_wrap_around_digits_cross_the_edges_whole_and_keep_their_velocity(tmp_path):
+    out = generate_mmnist(tmp_path / "wrap", videos=3, frames=40, size=32, digit_size=12, speed_min=2.5,
+                          speed_max=3.0, accel_prob=0.0, wrap=True)
+    store = FrameStore(out)
+    frames = np.asarray(store.frames, dtype=np.float64)[..., 0]
+    velocity = np.asarray(open_array(out, "gt_velocity"))
+    position = np.asarray(open_array(out, "gt_position"))
+    assert np.array_equal(velocity, np.repeat(velocity[store.offsets[:-1]], 40, axis=0))  # no wall flips it
+    assert np.all((position >= 0) & (position < 32))
+    steps = np.abs(np.diff(position.reshape(3, 40, 2), axis=1))
+    assert (steps > 16).any()  # some digit crossed an edge: its position jumped across the frame
+    mass = frames.sum(axis=(1, 2)).reshape(3, 40)  # per video (one digit each)
+    assert (mass.max(1) / mass.min(1)).max() < 1.03  # a crossing digit is drawn whole (split over both sides)
