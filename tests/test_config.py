@@ -54,6 +54,12 @@ def test_mixed_precision_no_survives_yaml_boolean(tmp_path):
     assert load_config(None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
 
 
+def test_compile_as_a_switch_means_off_or_the_default_backend(tmp_path):
+    assert load_config(write(tmp_path, "train: {compile: false}\n")).train.compile == "none"
+    assert load_config(None, ["train.compile=true"]).train.compile == "inductor"
+    assert load_config(None, ["train.compile=aot_eager"]).train.compile == "aot_eager"
+
+
 def test_a_run_saved_before_an_option_was_removed_still_loads(tmp_path):
     """config.yaml of an older run lists removed keys at their off values: they are dropped. A removed
     option that was on (e.g. the marginal prior) is refused with one line naming the key."""

@@ -310,6 +310,10 @@ def _check_choices(cfg: DictConfig, source: str) -> None:
     # YAML reads a bare `no` as the boolean false, which a string field stores as "False".
     if OmegaConf.select(cfg, "train.mixed_precision") == "False":
         cfg.train.mixed_precision = "no"
+    # train.compile as a switch (false / true, YAML's no / yes) means off / the default backend
+    compile_switch = {"False": "none", "True": "inductor"}.get(OmegaConf.select(cfg, "train.compile"))
+    if compile_switch:
+        cfg.train.compile = compile_switch
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
