@@ -30,7 +30,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from data_prep.camera_pan import SCENES, load_scenes
-from data_prep.image_pairs import SPLITS, write_image_pairs
+from data_prep.image_pairs import SPLITS, pair_generator_parser, write_image_pairs
 from worldmodel.cli import at_least
 
 FACTORS = ("pan_x", "pan_y", "zoom")
@@ -88,9 +88,7 @@ def generate_camera_events(out: str | Path, pairs: int = 12000, size: int = 32, 
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("camera-events", help="camera moves (pan x, pan y, zoom) that switch on and off, as image pairs",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    p = pair_generator_parser(subparsers, "camera-events", "camera moves (pan x, pan y, zoom) that switch on and off, as image pairs", __doc__)
     p.add_argument("--pairs", type=at_least(1), default=12000, help="number of pairs (default 12000)")
     p.add_argument("--size", type=at_least(8), default=32, help="views are size x size pixels (default 32)")
     p.add_argument("--on-prob", type=float, default=0.5, help="probability that each factor is on in a pair (default 0.5)")

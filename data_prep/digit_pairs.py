@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from skimage.transform import resize
 
-from data_prep.image_pairs import SPLITS, write_image_pairs
+from data_prep.image_pairs import SPLITS, pair_generator_parser, write_image_pairs
 from data_prep.stroke_attributes import ATTRIBUTES, measure
 from worldmodel.cli import at_least
 
@@ -73,9 +73,7 @@ def generate_digit_pairs(out: str | Path, size: int = 32, pairs_per_image: int =
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("digit-pairs", help="image pairs of one digit from scikit-learn's handwritten digits",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    p = pair_generator_parser(subparsers, "digit-pairs", "image pairs of one digit from scikit-learn's handwritten digits", __doc__)
     p.add_argument("--size", type=at_least(1), default=32, help="images are size x size pixels (default 32)")
     p.add_argument("--pairs-per-image", type=at_least(1), default=4, help="pairs with each image as context (default 4)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of the images held out for test (default 0.2)")

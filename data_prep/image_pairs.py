@@ -35,6 +35,15 @@ KIND = "image_pairs"
 SPLITS = {"train": 0, "test": 1, "ood": 2}
 
 
+def pair_generator_parser(subparsers: argparse._SubParsersAction, name: str, summary: str,
+                          description: str) -> argparse.ArgumentParser:
+    """The subcommand of an image-pair generator, with its ``out`` argument; the caller adds its options."""
+    parser = subparsers.add_parser(name, help=summary, description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path, help="dataset folder to write (created if missing)")
+    return parser
+
+
 def read_pairs(path: str | Path) -> list[dict[str, str]]:
     """Rows of ``pairs.csv``; checks the ``context`` and ``target`` columns and split names."""
     with open(path, newline="") as fh:
