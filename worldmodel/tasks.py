@@ -30,6 +30,7 @@ from worldmodel.data import build_dataset
 from worldmodel.data.numeric import true_conditional_std
 from worldmodel.data.store import read_meta
 from worldmodel.eval.actions import action_metrics
+from worldmodel.eval.mask_factors import mask_factor_metrics
 from worldmodel.eval.metrics import embedding_probe, ground_truth_probes, shared_metrics
 from worldmodel.eval.probes import LinearProbe, fit_ridge_probe, is_categorical
 from worldmodel.eval.progress import stage
@@ -186,7 +187,8 @@ class ImagePairsTask(Task):
         """:func:`ground_truth_probes` of the context image's embedding, and r2_attributes. Per-pair
         regression ground truth (how the pair's images differ, e.g. the camera-events generator's
         ``shift_x``) is also read from the pair: ``r2_<name>_from_r`` (ridge probe from r̄) and
-        ``r2_<name>_from_pair`` (from [f(x), f(x⁺)], what any embedding gives)."""
+        ``r2_<name>_from_pair`` (from [f(x), f(x⁺)], what any embedding gives); a sparse r's mask per
+        factor (:mod:`worldmodel.eval.mask_factors`)."""
         datasets, pairs = self.readouts(model, data_cfg)
         train, test = pairs["train"], pairs["test"]
         metrics, probes = ground_truth_probes(train, test, None)
@@ -200,7 +202,7 @@ class ImagePairsTask(Task):
             if train["r"].shape[1]:
                 metrics[f"r2_{name}_from_r"] = fit_ridge_probe(train["r"], train[key]).r2(test["r"], test[key])
             metrics[f"r2_{name}_from_pair"] = fit_ridge_probe(both(train), train[key]).r2(both(test), test[key])
-        return metrics, probes
+        return metrics | mask_factor_metrics(model, train, test), probes
 
     def starts(self, data_cfg, horizon: int, count: int, rng: np.random.Generator) -> Starts:
         """Test pairs, one step (the paired image's embedding); truth the per-image ground truth of the

@@ -41,8 +41,8 @@ action. Then
 ``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.eval.dci`) of the embeddings against the regression
 ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
 (:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
-A sparse latent on data that names which factors were on in each pair (``active_<factor>``): the
-mask's precision and recall per factor (:mod:`worldmodel.eval.mask_factors`).
+Image pairs whose ground truth names which factors were on in each pair (``active_<factor>``), with a
+sparse latent: the mask's precision and recall per factor (:mod:`worldmodel.eval.mask_factors`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ import torch
 
 from worldmodel.data import build_dataset
 from worldmodel.eval.latent_usage import latent_usage_metrics
-from worldmodel.eval.mask_factors import mask_factor_metrics
 from worldmodel.eval.probes import reference_solvers, save_probes
 from worldmodel.eval.progress import stage
 from worldmodel.eval.reference_motion import check_reference_motion, reference_motion_metrics
@@ -89,7 +88,6 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
                 metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
         with stage("latent usage"):
             metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
-            metrics |= mask_factor_metrics(model, data_cfg)  # sparse r on data with active_<factor> columns
     if data_cfg.kind == "frames":  # which videos (or stretches of them) the test scores come from
         metrics["heldout"] = build_dataset(data_cfg, "test").parts()
     save_probes(run_dir / "probes", probes)

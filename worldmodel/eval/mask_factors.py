@@ -17,9 +17,7 @@ the hard mask of the posterior (coordinate i on where r̄_i ≠ 0) is compared w
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.models.latents import SparseLatent
 
 PREFIX = "gt_active_"
@@ -48,26 +46,12 @@ def mask_factor_scores(train_masks: np.ndarray, train_active: np.ndarray, test_m
     return metrics
 
 
-@torch.no_grad()
-def hard_masks(model, dataset, batch_size: int = 512) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(masks (N, R) bool: r̄ ≠ 0, {factor: (N,) active}) over ``dataset``'s pairs in order."""
-    masks, active = [], {}
-    for batch in in_order_batches(dataset, batch_size):
-        fx, seen = model.posterior_inputs(batch)
-        masks.append((model.latent.posterior_mean(fx, seen) != 0).numpy())
-        for key in (k for k in batch if k.startswith(PREFIX)):
-            active.setdefault(key[len(PREFIX):], []).append(batch[key].numpy() > 0.5)
-    return np.concatenate(masks), {name: np.concatenate(parts) for name, parts in active.items()}
-
-
-def mask_factor_metrics(model, data_cfg) -> dict[str, float]:
-    """The metrics of the module docstring; {} for a latent that is not sparse or data without ``active_<factor>``."""
-    if not isinstance(model.latent, SparseLatent):
+def mask_factor_metrics(model, train: dict, test: dict) -> dict[str, float]:
+    """The metrics of the module docstring from the :func:`~worldmodel.eval.readouts.encode_pairs` readouts of
+    the train and test pairs (r̄ and ``gt_active_<factor>``); {} for a latent that is not sparse or data
+    without ``active_<factor>`` columns."""
+    factors = sorted(key[len(PREFIX):] for key in train if key.startswith(PREFIX))
+    if not isinstance(model.latent, SparseLatent) or not factors:
         return {}
-    train_masks, train_active = hard_masks(model, build_dataset(data_cfg, "train"))
-    if not train_active:
-        return {}
-    test_masks, test_active = hard_masks(model, build_dataset(data_cfg, "test"))
-    factors = sorted(train_active)
-    return mask_factor_scores(train_masks, np.stack([train_active[f] for f in factors], 1), test_masks,
-                              np.stack([test_active[f] for f in factors], 1), factors)
+    active = lambda pairs: np.concatenate([pairs[PREFIX + f] for f in factors], 1) > 0.5  # noqa: E731  (N, F)
+    return mask_factor_scores(train["r"] != 0, active(train), test["r"] != 0, active(test), factors)
