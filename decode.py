@@ -8,17 +8,7 @@ Exit status 0 when done, 1 with a one-line ``error: …`` for a run the decoder 
 
 from __future__ import annotations
 
-import argparse
-
 from worldmodel import cli
-
-
-def share(text: str) -> float:
-    """An argparse ``type``: a number from 0 to 1."""
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rollout-steps", type=cli.at_least(0), default=4,
                    help="K >= 2: fit part of each batch on steps 2..K of rollouts that read the decoder's own frames; "
                         "0: one-step pairs only (default 4)")
-    p.add_argument("--rollout-fraction", type=share, default=0.25, help="share of each batch on rollout steps (default 0.25)")
+    p.add_argument("--rollout-fraction", type=cli.share, default=0.25, help="share of each batch on rollout steps (default 0.25)")
     p.add_argument("--checkpoint-every", type=cli.at_least(1), default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--threads", type=cli.at_least(0), default=0, help="CPU threads (default: the run's train.threads)")
     p.add_argument("--seed", type=int, default=0)

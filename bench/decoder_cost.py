@@ -31,7 +31,7 @@ import torch
 
 from worldmodel.data import build_dataset
 from worldmodel.decode.data import encode_clips, future_frames
-from worldmodel.decode.fit import frame_run
+from worldmodel.decode.fit import FitConfig, frame_run
 from worldmodel.decode.store import load_decoder
 from worldmodel.rollout.futures import mean_future, sample_futures
 from worldmodel.rollout.render import render_rollouts
@@ -86,7 +86,7 @@ def fit_against_training(run: Path, training_steps: int, cost_steps: int) -> tup
             return [sys.executable, "decode.py", "--run", str(short), "--overwrite", "--threads", "1", "--steps", str(fit["steps"]),
                     "--stop-at", str(steps), "--batch-size", str(fit["batch_size"]), "--width", str(fit["width"]),
                     "--lr", str(fit["lr"]), "--rollout-steps", str(fit.get("rollout_steps", 0)),
-                    "--rollout-fraction", str(fit.get("rollout_fraction", 0.5))] + ([] if fit["context_frame"] else ["--no-context-frame"])
+                    "--rollout-fraction", str(fit.get("rollout_fraction", FitConfig.rollout_fraction))] + ([] if fit["context_frame"] else ["--no-context-frame"])
 
         training = full_cost(train, cost_steps, training_steps)
         # on the short run (a fit's cost does not depend on the weights); a decoder step is about 5× cheaper than a

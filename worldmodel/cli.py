@@ -71,6 +71,14 @@ def at_least(low: int) -> Callable[[str], int]:
     return whole
 
 
+def share(text: str) -> float:
+    """An argparse ``type``: a number from 0 to 1."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    return value
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean bad input, not a bug: their message names the input.
 
