@@ -78,9 +78,9 @@ def grid(defaults: dict, axes: dict[str, list]) -> list[tuple[str, dict]]:
     return points
 
 
-def point_overrides(name: str, args: dict) -> list[str]:
-    """The config overrides that select point ``name``'s dataset."""
-    return [f"data.path={(DATA_ROOT / name).as_posix()}", *(f"data.generator_args.{k}={v}" for k, v in args.items())]
+def point_overrides(name: str, args: dict, root: Path = DATA_ROOT) -> list[str]:
+    """The config overrides that select point ``name``'s dataset (generated in ``root/name``)."""
+    return [f"data.path={(root / name).as_posix()}", *(f"data.generator_args.{k}={v}" for k, v in args.items())]
 
 
 def jobs(points: list[tuple[str, dict]], methods: list[str], seeds: list[int], first: int) -> list[tuple[str, str, int]]:

@@ -1,0 +1,211 @@
+"""How much of the stochastic factor each method keeps on moving digits, against how stochastic it is.
+
+    python experiments/mmnist_sweep.py --out runs/mmnist_sweep [--points 0.5 0.1 1.0 0.5:2 0.25]
+                                       [--methods byol adassl_v infonce] [--seeds 0] [key=value ...]
+    python experiments/mmnist_sweep.py --out runs/mmnist_sweep --report   # no runs: table and plot
+
+A point ``P[:K]`` is the ``mmnist`` generator with ``accel_prob`` P and ``wrap`` (a torus: no wall
+bounces, so the velocity changes only by acceleration events), and clips of K frames
+(``data.context``; without K the config's 3). With K = 2 a clip shows one velocity, not the
+acceleration at its last frame: the event between context and target is then visible only in the
+pair. Point P's dataset is generated in ``data/mmnist_sweep/accel_prob-P_wrap-True`` (shared by its
+K values), its runs go to ``OUT/NAME/METHOD/seedS`` (``run_table.run_one``: train.py then eval.py;
+a finished run is reused, so an interrupted sweep continues where it stopped). Runs go seed by
+seed; within a seed the first two methods at every point in the order given, then each further
+method at every point.
+
+Written: ``OUT/results.json`` (every finished run by point, and each point's exact-position
+ceiling: eval's acceleration probe fitted on the true positions of the clip's frames, as
+experiments/acceleration_ceiling.py does, over all clips and over those in which the digit crosses
+no edge), ``OUT/table.md`` and ``--img-dir/mmnist_sweep.png``
+(acceleration R² from f(x) per method and r̄ → action R² against the event probability; K ≠ 3
+points as separate markers). Extra ``key=value`` arguments go to every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from acceleration_ceiling import clip_features
+from numerical_sweep import collect, mean_std, point_name, point_overrides
+from run_table import FAMILIES, run_one
+
+from worldmodel.config import load_config
+from worldmodel.data import build_dataset, ensure_dataset, read_meta
+from worldmodel.eval.probes import fit_ridge_probe
+
+DATA_ROOT = Path("data/mmnist_sweep")
+CONFIG = "configs/mmnist/{}.yaml"
+METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from_embedding"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """Event probability ``accel_prob`` on the torus; ``context`` frames per clip (None: the config's)."""
+
+    accel_prob: float
+    context: int | None = None
+
+    @property
+    def generator_args(self) -> dict:
+        return {"accel_prob": self.accel_prob, "wrap": True}
+
+    @property
+    def data_name(self) -> str:
+        return point_name(self.generator_args)  # accel_prob-0.5_wrap-True
+
+    @property
+    def name(self) -> str:
+        return self.data_name + (f"_context-{self.context}" if self.context else "")
+
+    def overrides(self) -> list[str]:
+        """The config overrides that select this point's dataset and clip length."""
+        context = [f"data.context={self.context}"] if self.context else []
+        return [*point_overrides(self.data_name, self.generator_args, DATA_ROOT), *context]
+
+
+def parse_point(text: str) -> Point:
+    """'0.5' → Point(0.5); '0.5:2' → Point(0.5, context=2)."""
+    prob, _, context = text.partition(":")
+    try:
+        point = Point(float(prob), int(context) if context else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"point '{text}': expected PROB or PROB:CONTEXT, e.g. 0.5 or 0.5:2") from None
+    if not 0 <= point.accel_prob <= 1 or (point.context is not None and point.context < 2):
+        raise argparse.ArgumentTypeError(f"point '{text}': expected a probability in [0, 1] and a context of at least 2 frames")
+    return point
+
+
+def jobs(points: list[Point], methods: list[str], seeds: list[int]) -> list[tuple[Point, str, int]]:
+    """(point, method, seed) in running order: seed by seed, the first two methods at every point,
+    then each further method at every point."""
+    return [(point, method, seed) for seed in seeds for group in ([methods[:2]] + [[m] for m in methods[2:]])
+            for point in points for method in group]
+
+
+def ceiling(point: Point) -> dict | None:
+    """Test R² of eval's acceleration probe fitted on the exact positions of the clip's frames (a
+    position-linear embedding can do no better): over all clips (``all``) and fitted and scored on
+    the clips inside which the digit does not cross an edge (``no_wrap``; a crossing moves its
+    position by the canvas size); ``wrap_fraction`` of the test clips cross one. None while the
+    point's dataset is missing."""
+    data_cfg = load_config(CONFIG.format("byol"), point.overrides()).data
+    if not (Path(data_cfg.path) / "meta.json").is_file():
+        return None
+    train, test = (clip_features(build_dataset(data_cfg, split)) for split in ("train", "test"))
+    for split in (train, test):  # positions (N, k·2): a jump of over half the canvas between frames is a crossing
+        steps = np.diff(split["positions"].reshape(len(split["video"]), data_cfg.context, -1), axis=1)
+        split["wrap"] = np.abs(steps).max(axis=(1, 2)) > read_meta(data_cfg.path)["options"]["size"] / 2
+    probe = fit_ridge_probe(train["positions"], train["acceleration"], train["video"])
+    keep, free = ~train["wrap"], ~test["wrap"]
+    free_probe = fit_ridge_probe(train["positions"][keep], train["acceleration"][keep], train["video"][keep])
+    return {"all": float(probe.r2(test["positions"], test["acceleration"])),
+            "no_wrap": float(free_probe.r2(test["positions"][free], test["acceleration"][free])),
+            "wrap_fraction": float(test["wrap"].mean())}
+
+
+def stat(rows: list[dict], key: str) -> tuple[float, float, int] | None:
+    """(mean, std, n) of ``key`` over the rows that have it (r2_action_from_r: the methods with r)."""
+    return mean_std([r for r in rows if key in r], key)
+
+
+def cell(rows: list[dict], key: str) -> str:
+    found = stat(rows, key)
+    if found is None:
+        return "—"
+    return f"{found[0]:.3f}" + (f" ± {found[1]:.3f}" if found[2] > 1 else "")
+
+
+def table(results: dict, methods: list[str]) -> str:
+    """Markdown: one row per point and method with runs, the METRICS (mean ± std over seeds), the seeds,
+    AdaSSL-V's lead over BYOL in acceleration R² and the exact-position ceiling."""
+    lines = ["| point | method | " + " | ".join(METRICS) + " | seeds | acc lead over byol | position ceiling (all / no crossing) |",
+             "|---" * (len(METRICS) + 5) + "|"]
+    for name, point in results.items():
+        runs = point["methods"]
+        byol = stat(runs.get("byol", []), "r2_acceleration")
+        for method in [m for m in methods if runs.get(m)]:
+            own = stat(runs[method], "r2_acceleration")
+            lead = f"{own[0] - byol[0]:+.3f}" if byol and method != "byol" else "—"
+            top = "—" if point["ceiling"] is None else "{all:.3f} / {no_wrap:.3f}".format(**point["ceiling"])
+            cells = [cell(runs[method], key) for key in METRICS]
+            lines.append(f"| {name} | {method} | " + " | ".join(cells) + f" | {len(runs[method])} | {lead} | {top} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, methods: list[str], path: Path) -> None:
+    """Left: acceleration R² from f(x) per method (mean ± std over seeds) against accel_prob; right:
+    r̄ → action R² of the methods with r. Points with a context other than the config's are drawn
+    as separate open markers."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = ((left, "r2_acceleration", "acceleration R² of a linear probe from f(x)"),
+              (right, "r2_action_from_r", "action R² of a linear probe from r̄"))
+    for ax, key, ylabel in panels:
+        for colour, method in enumerate(methods):
+            for short, style in ((False, dict(marker="o", linestyle="-")), (True, dict(marker="s", linestyle="none", mfc="none", ms=8))):
+                pts = sorted((p["accel_prob"], stat(p["methods"].get(method, []), key)) for p in results.values()
+                             if (p["context"] is not None) == short)
+                pts = [(x, s) for x, s in pts if s is not None]
+                if pts:
+                    contexts = sorted({p["context"] for p in results.values() if p["context"]})
+                    label = method if not short else f"{method}, context {'/'.join(map(str, contexts))}"
+                    ax.errorbar([x for x, _ in pts], [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
+                                capsize=3, color=f"C{colour}", label=label, **style)
+        ax.set_xlabel("acceleration-event probability per frame (accel_prob)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Moving digits on a torus (wrap, no walls): how much of the acceleration each method keeps")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(out: Path, points: list[Point], methods: list[str], img_dir: Path) -> str:
+    """Write results.json, table.md and the plot from the finished runs; return the table."""
+    found = collect(out, [(p.name, p.generator_args) for p in points])
+    results = {p.name: {"accel_prob": p.accel_prob, "context": p.context, "ceiling": ceiling(p),
+                        "overrides": p.overrides(), "methods": found[p.name]["methods"]} for p in points}
+    (out / "results.json").write_text(json.dumps({"points": results}, indent=2))
+    text = table(results, methods)
+    (out / "table.md").write_text(text + "\n")
+    plot(results, methods, img_dir / "mmnist_sweep.png")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/mmnist_sweep"))
+    parser.add_argument("--points", nargs="+", type=parse_point, default=[parse_point(p) for p in ("0.5", "0.1", "1.0", "0.5:2", "0.25")],
+                        help="PROB[:CONTEXT] in running order (default: 0.5 0.1 1.0 0.5:2 0.25)")
+    parser.add_argument("--methods", nargs="+", choices=FAMILIES["mmnist"]["methods"], default=["byol", "adassl_v", "infonce"],
+                        help="in running order (default: %(default)s)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--img-dir", type=Path, default=Path("docs/img"))
+    parser.add_argument("--report", action="store_true", help="no runs: write the table and plot of the finished ones")
+    parser.add_argument("overrides", nargs="*", help="key=value passed to every run")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.report:
+        base = ["train.threads=1", *args.overrides]
+        for point in dict.fromkeys(args.points):
+            ensure_dataset(load_config(CONFIG.format(args.methods[0]), [*base, *point.overrides()]).data)
+        for point, method, seed in jobs(args.points, args.methods, args.seeds):
+            row = run_one("mmnist", method, seed, args.out / point.name, [*base, *point.overrides()])
+            print(f"{point.name} {method} seed {seed}: acceleration R² {row['r2_acceleration']:.3f}, "
+                  f"train {row['train_time_s']:.0f} s", flush=True)
+    print(report(args.out, args.points, args.methods, args.img_dir))
+
+
+if __name__ == "__main__":
+    main()
