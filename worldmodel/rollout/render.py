@@ -5,13 +5,15 @@ For each start clip the rows are the true future (when known), the prior-mean fu
 after the last context frame (step 0: that frame itself, or its decoded embedding). Written to
 ``OUT/render/``:
 
-- ``start_<i>.png``: the grid, labelled (matplotlib), titled with the run and the start clip;
+- ``start_<i>.png``: the grid, labelled (rows, steps in frames, axis name), titled with the run and the start clip;
 - ``start_<i>.gif`` and ``start_<i>.mp4``: the same futures animated over the steps, one row of
   tiles (true, prior mean, samples …) under a label strip, ``fps`` steps per second (GIF: Pillow, exact
   palette for grey frames; MP4: PyAV, H.264);
 - ``contact_sheet.png``: every start's grid (true, prior mean and three samples) on one page.
 
-Decoding is batched: all frames of all starts go through the decoder at once.
+Decoding is batched: all frames of all starts go through the decoder at once. Pictures are composed as
+pixel arrays and labelled with Pillow (matplotlib's DejaVu Sans), so a grid costs a few milliseconds: drawing
+them as matplotlib figures took most of a rendering.
 """
 
 from __future__ import annotations
@@ -20,45 +22,73 @@ import math
 import time
 from pathlib import Path
 
-import av
-import matplotlib
+from functools import cache
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import av
+import numpy as np
+import torch
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
 
 GAP_PX = 2  # blank pixels between tiles
 SHEET_SAMPLES = 3
+SHEET_COLUMNS = 4
+MARGIN = 6  # blank pixels around a labelled picture
+
+
+@cache
+def font(size: int) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans (shipped with matplotlib) at ``size`` pixels."""
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
 
 
 def mosaic(tiles: np.ndarray) -> np.ndarray:
     """(R, T, C, H, W) float frames in [0, 1] → (R·(H+g)−g, T·(W+g)−g, C) uint8 image, g = GAP_PX white pixels."""
     rows, steps, channels, height, width = tiles.shape
-    out = np.full((rows * (height + GAP_PX) - GAP_PX, steps * (width + GAP_PX) - GAP_PX, channels), 255, np.uint8)
-    pixels = np.round(np.clip(tiles, 0, 1) * 255).astype(np.uint8).transpose(0, 1, 3, 4, 2)
-    for r in range(rows):
-        for t in range(steps):
-            y, x = r * (height + GAP_PX), t * (width + GAP_PX)
-            out[y : y + height, x : x + width] = pixels[r, t]
-    return out
+    out = np.full((rows, height + GAP_PX, steps, width + GAP_PX, channels), 255, np.uint8)
+    out[:, :height, :, :width] = np.round(np.clip(tiles, 0, 1) * 255).astype(np.uint8).transpose(0, 3, 1, 4, 2)
+    return out.reshape(rows * (height + GAP_PX), steps * (width + GAP_PX), channels)[:-GAP_PX, :-GAP_PX]
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
+def text_size(text: str, size: int) -> tuple[int, int]:
+    """(width, height) in pixels of ``text`` drawn at ``size``."""
+    left, top, right, bottom = font(size).getbbox(text)
+    return right - left, bottom - top
+
+
 def label_strip(labels: list[str], tile_width: int, height: int = 14) -> np.ndarray:
     """(height, len(labels)·(tile_width+g)−g, 3) uint8: each label centred over its tile, black on white."""
-    width = len(labels) * (tile_width + GAP_PX) - GAP_PX
-    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    strip = Image.new("RGB", (len(labels) * (tile_width + GAP_PX) - GAP_PX, height), "white")
+    draw = ImageDraw.Draw(strip)
     for i, label in enumerate(labels):
-        fig.text((i * (tile_width + GAP_PX) + tile_width / 2) / width, 0.5, label, ha="center", va="center", fontsize=6)
-    fig.canvas.draw()
-    strip = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return strip
+        draw.text((i * (tile_width + GAP_PX) + tile_width / 2, height / 2), label, fill="black", font=font(9), anchor="mm")
+    return np.asarray(strip)
+
+
+def labelled(image: np.ndarray, tile: tuple[int, int], row_labels: list[str], column_labels: list[str], title: str,
+             xlabel: str | None, size: int = 11) -> Image.Image:
+    """A mosaic (h, w, C) of tiles (height, width) = ``tile`` with its row labels left of it, the column labels
+    under it, then ``xlabel``, and ``title`` above it, on white (a grey picture for one-channel tiles)."""
+    height, width = tile
+    left = max([text_size(label, size)[0] for label in row_labels] + [0]) + 2 * MARGIN
+    line = text_size("Ag+0", size)[1] + 4
+    top, bottom = MARGIN + line + 2, line + (line if xlabel else 0) + MARGIN
+    grey = image.shape[-1] == 1
+    page = Image.new("L" if grey else "RGB", (left + image.shape[1] + MARGIN, top + image.shape[0] + bottom), "white")
+    page.paste(Image.fromarray(image[..., 0] if grey else image), (left, top))
+    draw = ImageDraw.Draw(page)
+    draw.text((page.width / 2, MARGIN), title, fill="black", font=font(size), anchor="mt")
+    for r, label in enumerate(row_labels):
+        draw.text((left - MARGIN, top + r * (height + GAP_PX) + height / 2), label, fill="black", font=font(size), anchor="rm")
+    for t, label in enumerate(column_labels):
+        draw.text((left + t * (width + GAP_PX) + width / 2, top + image.shape[0] + 3), label, fill="black", font=font(size), anchor="mt")
+    if xlabel:
+        draw.text((left + image.shape[1] / 2, top + image.shape[0] + line + 3), xlabel, fill="black", font=font(size), anchor="mt")
+    return page
 
 
 def animation_frames(rows: np.ndarray, labels: list[str], scale: int = 1) -> np.ndarray:
@@ -93,48 +123,29 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 12) -> None
         container.mux(stream.encode())
 
 
-def _show(ax, image: np.ndarray) -> None:
-    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-
-
-def _label_axes(ax, rows: np.ndarray, labels: list[str], gap: int, xlabel: bool = True) -> None:
-    _, steps, _, height, width = rows.shape
-    ax.set_xticks([t * (width + GAP_PX) + width / 2 for t in range(steps)], [f"+{t * gap}" for t in range(steps)], fontsize=6)
-    ax.set_yticks([r * (height + GAP_PX) + height / 2 for r in range(len(labels))], labels, fontsize=6)
-    ax.tick_params(length=0)
-    if xlabel:
-        ax.set_xlabel("frames after the last context frame", fontsize=7)
-
-
-def grid_png(path: Path, rows: np.ndarray, labels: list[str], title: str, gap: int) -> None:
+def grid_image(rows: np.ndarray, labels: list[str], title: str, gap: int, xlabel: bool = True) -> Image.Image:
     """One start's futures (R, T, C, H, W) as a labelled grid: rows ``labels``, columns the steps in frames."""
-    image = mosaic(rows)
-    fig, ax = plt.subplots(figsize=(max(4.0, image.shape[1] / 60), max(2.5, image.shape[0] / 60 + 0.8)))
-    _show(ax, image)
-    _label_axes(ax, rows, labels, gap)
-    ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _, steps, _, height, width = rows.shape
+    return labelled(mosaic(rows), (height, width), labels, [f"+{t * gap}" for t in range(steps)], title,
+                    "frames after the last context frame" if xlabel else None)
 
 
-def contact_sheet(path: Path, grids: list[np.ndarray], labels: list[str], titles: list[str], run: str, gap: int) -> None:
-    """All starts' grids (each (R, T, C, H, W), R = len(labels)) on one labelled page."""
-    columns = min(4, len(grids))
+def contact_sheet(grids: list[np.ndarray], labels: list[str], titles: list[str], run: str, gap: int) -> Image.Image:
+    """All starts' grids (each (R, T, C, H, W), R = len(labels)) on one titled page, ``SHEET_COLUMNS`` a line;
+    row labels on the first column only, the axis name on the last line only."""
+    columns = min(SHEET_COLUMNS, len(grids))
     lines = math.ceil(len(grids) / columns)
-    rows, steps, _, height, width = grids[0].shape
-    panel_w, panel_h = steps * (width + GAP_PX) / 70 + 0.8, rows * (height + GAP_PX) / 70 + 0.6
-    fig, axes = plt.subplots(lines, columns, figsize=(columns * panel_w, lines * panel_h), squeeze=False)
-    for ax in axes.flat[len(grids):]:
-        ax.axis("off")
-    for i, (ax, grid, title) in enumerate(zip(axes.flat, grids, titles)):
-        _show(ax, mosaic(grid))
-        _label_axes(ax, grid, labels if i % columns == 0 else [""] * len(labels), gap, xlabel=i // columns == lines - 1)
-        ax.set_title(title, fontsize=7)
-    fig.suptitle(f"{run}: decoded rollouts, {len(grids)} held-out starts", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    panels = [grid_image(grid, labels if i % columns == 0 else [""] * len(labels), title, gap, xlabel=i // columns == lines - 1)
+              for i, (grid, title) in enumerate(zip(grids, titles))]
+    widths = [max(p.width for p in panels[c::columns]) for c in range(columns)]
+    heights = [max(p.height for p in panels[line * columns:(line + 1) * columns]) for line in range(lines)]
+    header = text_size("Ag", 13)[1] + 2 * MARGIN
+    page = Image.new(panels[0].mode, (sum(widths), header + sum(heights)), "white")
+    ImageDraw.Draw(page).text((page.width / 2, MARGIN), f"{run}: decoded rollouts, {len(grids)} held-out starts",
+                              fill="black", font=font(13), anchor="mt")
+    for i, panel in enumerate(panels):
+        page.paste(panel, (sum(widths[: i % columns]), header + sum(heights[: i // columns])))
+    return page
 
 
 def future_rows(samples: torch.Tensor, prior_mean: torch.Tensor, truth: torch.Tensor | None,
@@ -156,14 +167,15 @@ def render_rollouts(out: Path, samples: torch.Tensor, prior_mean: torch.Tensor, 
     clock = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     grids, labels = future_rows(samples, prior_mean, truth, shown)
-    scale = max(1, 64 // grids.shape[-1])
+    scale = max(1, 64 // grids.shape[-1])  # tiles under 64 px are shown enlarged (nearest)
+    grids = grids.repeat(scale, axis=-2).repeat(scale, axis=-1)
     for i, (grid, title) in enumerate(zip(grids, titles)):
-        grid_png(out / f"start_{i:02d}.png", grid, labels, f"{run}: {title}", gap)
-        frames = animation_frames(grid, labels, scale)
+        grid_image(grid, labels, f"{run}: {title}", gap).save(out / f"start_{i:02d}.png", compress_level=1)
+        frames = animation_frames(grid, labels)
         write_gif(out / f"start_{i:02d}.gif", frames, fps)
         write_mp4(out / f"start_{i:02d}.mp4", frames, fps)
     keep = len(labels) - len(samples[:shown]) + min(SHEET_SAMPLES, shown)
-    contact_sheet(out / "contact_sheet.png", list(grids[:, :keep]), labels[:keep], titles, run, gap)
+    contact_sheet(list(grids[:, :keep]), labels[:keep], titles, run, gap).save(out / "contact_sheet.png", compress_level=1)
     return {"render_seconds": time.perf_counter() - clock, "render_files": 3 * len(grids) + 1}
 
 
