@@ -147,9 +147,9 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    panels = ((left, "r2_acceleration", "acceleration R² of a linear probe from f(x)"),
-              (right, "r2_action_from_r", "action R² of a linear probe from r̄"))
-    for ax, key, ylabel in panels:
+    panels = ((left, "r2_acceleration", "R² of a linear probe f(x) → acceleration", "the event at the context's last frame, from f(x)"),
+              (right, "r2_action_from_r", "R² of a linear probe r̄ → action", "the event between context and target, from r̄"))
+    for ax, key, ylabel, title in panels:
         for colour, method in enumerate(methods):
             for short, style in ((False, dict(marker="o", linestyle="-")), (True, dict(marker="s", linestyle="none", mfc="none", ms=8))):
                 pts = sorted((p["accel_prob"], stat(p["methods"].get(method, []), key)) for p in results.values()
@@ -158,8 +158,12 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
                 if pts:
                     contexts = sorted({p["context"] for p in results.values() if p["context"]})
                     label = method if not short else f"{method}, context {'/'.join(map(str, contexts))}"
-                    ax.errorbar([x for x, _ in pts], [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
+                    ax.errorbar([x + 0.02 * short for x, _ in pts],  # short contexts beside the point they share x with
+                                [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
                                 capsize=3, color=f"C{colour}", label=label, **style)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, 1.05)
+        ax.set_ylim(-0.05, 1)
         ax.set_xlabel("acceleration-event probability per frame (accel_prob)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
