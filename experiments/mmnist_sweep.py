@@ -3,30 +3,32 @@
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep [--points 0.5 0.1 1.0 0.5:2 0.25]
                                        [--methods byol adassl_v infonce] [--seeds 0] [key=value ...]
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep --report   # no runs: table and plot
+    python experiments/mmnist_sweep.py --out runs/mmnist_sweep_walls --walls --points 0.1 1.0 0.5:2
 
 A point ``P[:K]`` is the ``mmnist`` generator with ``accel_prob`` P and ``wrap`` (a torus: no wall
-bounces, so the velocity changes only by acceleration events), and clips of K frames
-(``data.context``; without K the config's 3). With K = 2 a clip shows one velocity, not the
-acceleration at its last frame: the event between context and target is then visible only in the
-pair. Point P's dataset is generated in ``data/mmnist_sweep/accel_prob-P_wrap-True`` (shared by its
-K values), its runs go to ``OUT/NAME/METHOD/seedS`` (``run_table.run_one``: train.py then eval.py;
-a finished run is reused, so an interrupted sweep continues where it stopped). Runs go seed by
-seed; within a seed the first two methods at every point in the order given, then each further
-method at every point.
+bounces, so the velocity changes only by acceleration events; ``--walls``: the generator's walls
+instead), and clips of K frames (``data.context``; without K the config's 3). With K = 2 a clip
+shows one velocity, not the acceleration at its last frame: the event between context and target
+is then visible only in the pair. Point P's dataset is generated in
+``data/mmnist_sweep/accel_prob-P_wrap-True`` (``wrap-False`` with walls; shared by its K values),
+its runs go to ``OUT/NAME/METHOD/seedS`` (``run_table.run_one``: train.py then eval.py; a finished
+run is reused, so an interrupted sweep continues where it stopped). Runs go seed by seed; within a
+seed the first two methods at every point in the order given, then each further method at every
+point.
 
 Written: ``OUT/results.json`` (every finished run by point, and each point's exact-position
 ceiling: eval's acceleration probe fitted on the true positions of the clip's frames, as
-experiments/acceleration_ceiling.py does, over all clips and over those in which the digit crosses
-no edge), ``OUT/table.md`` and ``--img-dir/mmnist_sweep.png``
-(acceleration R² from f(x) per method and r̄ → action R² against the event probability; K ≠ 3
-points as separate markers). Extra ``key=value`` arguments go to every run.
+experiments/acceleration_ceiling.py does, over all clips and over those without an edge crossing
+or wall bounce), ``OUT/table.md`` and ``--img-dir/mmnist_sweep.png`` (``mmnist_sweep_walls.png``
+with ``--walls``): acceleration R² from f(x) per method and r̄ → action R² against the event
+probability, K ≠ 3 points as separate markers. Extra ``key=value`` arguments go to every run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +48,16 @@ METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from
 
 @dataclass(frozen=True)
 class Point:
-    """Event probability ``accel_prob`` on the torus; ``context`` frames per clip (None: the config's)."""
+    """Event probability ``accel_prob``; ``context`` frames per clip (None: the config's); ``wrap``: on
+    a torus (else the digit bounces off the walls)."""
 
     accel_prob: float
     context: int | None = None
+    wrap: bool = True
 
     @property
     def generator_args(self) -> dict:
-        return {"accel_prob": self.accel_prob, "wrap": True}
+        return {"accel_prob": self.accel_prob, "wrap": self.wrap}
 
     @property
     def data_name(self) -> str:
@@ -91,22 +95,23 @@ def jobs(points: list[Point], methods: list[str], seeds: list[int]) -> list[tupl
 def ceiling(point: Point) -> dict | None:
     """Test R² of eval's acceleration probe fitted on the exact positions of the clip's frames (a
     position-linear embedding can do no better): over all clips (``all``) and fitted and scored on
-    the clips inside which the digit does not cross an edge (``no_wrap``; a crossing moves its
-    position by the canvas size); ``wrap_fraction`` of the test clips cross one. None while the
-    point's dataset is missing."""
+    the clips without a jump (``no_jump``): a crossing of an edge of the torus (the position moves by
+    the canvas size) or a wall bounce (the velocity flips); ``jump_fraction`` of the test clips have
+    one. None while the point's dataset is missing."""
     data_cfg = load_config(CONFIG.format("byol"), point.overrides()).data
     if not (Path(data_cfg.path) / "meta.json").is_file():
         return None
     train, test = (clip_features(build_dataset(data_cfg, split)) for split in ("train", "test"))
-    for split in (train, test):  # positions (N, k·2): a jump of over half the canvas between frames is a crossing
+    for split in (train, test):  # positions (N, k·2): a step of over half the canvas is a crossing
         steps = np.diff(split["positions"].reshape(len(split["video"]), data_cfg.context, -1), axis=1)
-        split["wrap"] = np.abs(steps).max(axis=(1, 2)) > read_meta(data_cfg.path)["options"]["size"] / 2
+        crossing = np.abs(steps).max(axis=(1, 2)) > read_meta(data_cfg.path)["options"]["size"] / 2
+        split["jump"] = crossing | split["bounce"]
     probe = fit_ridge_probe(train["positions"], train["acceleration"], train["video"])
-    keep, free = ~train["wrap"], ~test["wrap"]
+    keep, free = ~train["jump"], ~test["jump"]
     free_probe = fit_ridge_probe(train["positions"][keep], train["acceleration"][keep], train["video"][keep])
     return {"all": float(probe.r2(test["positions"], test["acceleration"])),
-            "no_wrap": float(free_probe.r2(test["positions"][free], test["acceleration"][free])),
-            "wrap_fraction": float(test["wrap"].mean())}
+            "no_jump": float(free_probe.r2(test["positions"][free], test["acceleration"][free])),
+            "jump_fraction": float(test["jump"].mean())}
 
 
 def stat(rows: list[dict], key: str) -> tuple[float, float, int] | None:
@@ -124,7 +129,7 @@ def cell(rows: list[dict], key: str) -> str:
 def table(results: dict, methods: list[str]) -> str:
     """Markdown: one row per point and method with runs, the METRICS (mean ± std over seeds), the seeds,
     AdaSSL-V's lead over BYOL in acceleration R² and the exact-position ceiling."""
-    lines = ["| point | method | " + " | ".join(METRICS) + " | seeds | acc lead over byol | position ceiling (all / no crossing) |",
+    lines = ["| point | method | " + " | ".join(METRICS) + " | seeds | acc lead over byol | position ceiling (all / no jump) |",
              "|---" * (len(METRICS) + 5) + "|"]
     for name, point in results.items():
         runs = point["methods"]
@@ -132,7 +137,7 @@ def table(results: dict, methods: list[str]) -> str:
         for method in [m for m in methods if runs.get(m)]:
             own = stat(runs[method], "r2_acceleration")
             lead = f"{own[0] - byol[0]:+.3f}" if byol and method != "byol" else "—"
-            top = "—" if point["ceiling"] is None else "{all:.3f} / {no_wrap:.3f}".format(**point["ceiling"])
+            top = "—" if point["ceiling"] is None else "{all:.3f} / {no_jump:.3f}".format(**point["ceiling"])
             cells = [cell(runs[method], key) for key in METRICS]
             lines.append(f"| {name} | {method} | " + " | ".join(cells) + f" | {len(runs[method])} | {lead} | {top} |")
     return "\n".join(lines)
@@ -168,7 +173,8 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Moving digits on a torus (wrap, no walls): how much of the acceleration each method keeps")
+    where = "on a torus (wrap, no walls)" if all(p["wrap"] for p in results.values()) else "with walls"
+    fig.suptitle(f"Moving digits {where}: how much of the acceleration each method keeps")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -178,12 +184,12 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
 def report(out: Path, points: list[Point], methods: list[str], img_dir: Path) -> str:
     """Write results.json, table.md and the plot from the finished runs; return the table."""
     found = collect(out, [(p.name, p.generator_args) for p in points])
-    results = {p.name: {"accel_prob": p.accel_prob, "context": p.context, "ceiling": ceiling(p),
+    results = {p.name: {"accel_prob": p.accel_prob, "context": p.context, "wrap": p.wrap, "ceiling": ceiling(p),
                         "overrides": p.overrides(), "methods": found[p.name]["methods"]} for p in points}
     (out / "results.json").write_text(json.dumps({"points": results}, indent=2))
     text = table(results, methods)
     (out / "table.md").write_text(text + "\n")
-    plot(results, methods, img_dir / "mmnist_sweep.png")
+    plot(results, methods, img_dir / ("mmnist_sweep.png" if all(p.wrap for p in points) else "mmnist_sweep_walls.png"))
     return text
 
 
@@ -194,11 +200,14 @@ def main() -> None:
                         help="PROB[:CONTEXT] in running order (default: 0.5 0.1 1.0 0.5:2 0.25)")
     parser.add_argument("--methods", nargs="+", choices=FAMILIES["mmnist"]["methods"], default=["byol", "adassl_v", "infonce"],
                         help="in running order (default: %(default)s)")
+    parser.add_argument("--walls", action="store_true", help="the digits bounce off walls (the generator's default) instead of wrapping")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--img-dir", type=Path, default=Path("docs/img"))
     parser.add_argument("--report", action="store_true", help="no runs: write the table and plot of the finished ones")
     parser.add_argument("overrides", nargs="*", help="key=value passed to every run")
     args = parser.parse_args()
+    if args.walls:
+        args.points = [replace(point, wrap=False) for point in args.points]
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report:
         base = ["train.threads=1", *args.overrides]

@@ -22,6 +22,8 @@ def test_a_point_selects_its_torus_dataset_and_clip_length():
     assert data.path == "data/mmnist_sweep/accel_prob-0.25_wrap-True"  # shared with the point 0.25
     assert data.generator_args == {"accel_prob": 0.25, "wrap": True} and data.context == 2
     assert load_config("configs/mmnist/byol.yaml", sweep.parse_point("1").overrides()).data.context == 3
+    walls = load_config("configs/mmnist/byol.yaml", sweep.Point(0.5, wrap=False).overrides()).data
+    assert walls.path == "data/mmnist_sweep/accel_prob-0.5_wrap-False" and walls.generator_args["wrap"] is False
     for bad in ("x", "0.5:1", "1.5"):
         with pytest.raises(Exception, match=f"point '{bad}'"):
             sweep.parse_point(bad)
@@ -42,9 +44,9 @@ def test_the_position_ceiling_is_exact_without_crossings_and_empty_with_two_fram
     ensure_dataset(load_config("configs/mmnist/byol.yaml", [*point.overrides(), "data.generator_args.videos=40",
                                                              "data.generator_args.frames=16"]).data)
     three = sweep.ceiling(point)
-    assert three["no_wrap"] > 0.999  # the second difference of the positions is the acceleration
-    assert 0 < three["wrap_fraction"] < 0.5 and three["all"] < 0.5  # a crossing jumps by the canvas size
-    assert sweep.ceiling(sweep.Point(0.5, 2))["no_wrap"] < 0.3  # one velocity tells little of the last change
+    assert three["no_jump"] > 0.999  # the second difference of the positions is the acceleration
+    assert 0 < three["jump_fraction"] < 0.5 and three["all"] < 0.5  # a crossing jumps by the canvas size
+    assert sweep.ceiling(sweep.Point(0.5, 2))["no_jump"] < 0.3  # one velocity tells little of the last change
     assert sweep.ceiling(sweep.Point(0.1)) is None  # no dataset yet
 
 
