@@ -1,0 +1,119 @@
+"""What a config's encoder can read at its budget when it is told the answer: a supervised ceiling.
+
+    python experiments/supervised_ceiling.py --config configs/sim/reacher/adassl_v.yaml [key=value ...]
+
+The config's encoder f (same architecture, data, clips, steps, batch size and optimiser settings) is
+trained end to end, without any self-supervised objective, to regress from f(x) the standardised
+ground truth ``gt_<truth>`` (``--truth``, default ``state``) at the context's last frame and, by a linear head on [f(x), f(x⁺)], the
+pair's standardised action (inverse dynamics). Then, as eval.py does, ridge probes are fitted on the
+frozen embeddings of the train pairs and scored on the held-out ones, per state column and per action
+dimension. If the supervised encoder cannot read a quantity at this budget and resolution, no
+self-supervised latent of the same encoder can be expected to; if it can, the gap is the objective's.
+Printed: the loss at the start and end, then R² per column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from worldmodel.config import load_config
+from worldmodel.data import build_dataset
+from worldmodel.eval.probes import fit_ridge_probe
+from worldmodel.models.encoders import build_encoder
+from worldmodel.train.schedules import lr_factor
+
+
+def columns(dataset, key: str, width: int) -> list[str]:
+    """Column names of ``key`` ('state' or 'action') from the store's meta.json description, else indices."""
+    text = (dataset.store.meta.get("ground_truth") or {}).get(key, "")
+    if "[" in text:
+        return [c.strip(" '\"") for c in text[text.index("[") + 1 : text.index("]")].split(",")][:width]
+    return [f"{key}_{i}" for i in range(width)]
+
+
+def standardiser(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return values.mean(0), values.std(0).clamp_min(1e-6)
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, dataset, truth: str, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Frozen f(x), f(x⁺), ``gt_<truth>`` (as "state"), action and video of every pair of a split."""
+    parts = {"fx": [], "fx_pos": [], "state": [], "action": []}
+    for i in range(0, len(dataset), batch_size):
+        batch = dataset.__getitems__(list(range(i, min(i + batch_size, len(dataset)))))
+        parts["fx"].append(encoder(batch["context"]))
+        parts["fx_pos"].append(encoder(batch["target"]))
+        parts["state"].append(batch[f"gt_{truth}"])
+        parts["action"].append(batch["action"])
+    out = {k: torch.cat(v).double().numpy() for k, v in parts.items()}
+    return out | {"video": np.asarray(dataset.video)}
+
+
+def ceiling(cfg, truth: str = "state", seed: int = 0) -> tuple[list[float], dict[str, float]]:
+    """Train ``cfg``'s encoder supervised (module docstring) → (losses per step, held-out R² per column)."""
+    torch.manual_seed(seed)
+    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    first = train.__getitems__([0])
+    encoder = build_encoder(cfg.model.encoder, tuple(first["context"].shape[1:]))
+    state_dim, action_dim, dim = first[f"gt_{truth}"].shape[1], first["action"].shape[1], cfg.model.encoder.out_dim
+    state_head, action_head = nn.Linear(dim, state_dim), nn.Linear(2 * dim, action_dim)
+    params = [*encoder.parameters(), *state_head.parameters(), *action_head.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scale = train.__getitems__(list(range(0, len(train), max(1, len(train) // 2000))))
+    state_norm, action_norm = standardiser(scale[f"gt_{truth}"]), standardiser(scale["action"])
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    for step in range(cfg.train.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.optim.lr * lr_factor(step, cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.schedule)
+        batch = train.__getitems__(torch.randint(len(train), (cfg.train.batch_size,), generator=generator).tolist())
+        fx, fx_pos = encoder(batch["context"]), encoder(batch["target"])
+        state = (batch[f"gt_{truth}"] - state_norm[0]) / state_norm[1]
+        action = (batch["action"] - action_norm[0]) / action_norm[1]
+        loss = F.mse_loss(state_head(fx), state) + F.mse_loss(action_head(torch.cat([fx, fx_pos], 1)), action)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    encoder.eval()
+    fit, score = embed(encoder, train, truth), embed(encoder, test, truth)
+    results = {}
+    for key, features in (("state", ("fx",)), ("action", ("fx", "fx_pos"))):
+        x_fit, x_score = (np.concatenate([part[f] for f in features], 1) for part in (fit, score))
+        for i, column in enumerate(columns(train, truth if key == "state" else key, fit[key].shape[1])):
+            probe = fit_ridge_probe(x_fit, fit[key][:, i : i + 1], fit["video"])  # one per column, as eval.py's
+            results[column] = probe.r2(x_score, score[key][:, i : i + 1])
+    return losses, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="a frame config whose data has gt_<truth> and an action")
+    parser.add_argument("--truth", default="state", help="the ground truth f(x) regresses: gt_<truth> (default state)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the R² values to this file")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.steps=800")
+    args = parser.parse_args()
+    cfg = load_config(args.config, args.overrides)
+    torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
+    clock = time.perf_counter()
+    losses, results = ceiling(cfg, args.truth, args.seed)
+    window = max(1, min(50, len(losses) // 10))
+    print(f"{cfg.train.steps} supervised steps of {cfg.train.batch_size} pairs, {time.perf_counter() - clock:.0f} s with the probes; "
+          f"loss {np.mean(losses[:window]):.3f} → {np.mean(losses[-window:]):.3f}")
+    print("R² on the held-out pairs (state from f(x), action from [f(x), f(x⁺)]): "
+          + ", ".join(f"{column} {r2:.3f}" for column, r2 in results.items()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
