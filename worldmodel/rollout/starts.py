@@ -17,7 +17,10 @@ def pick_starts(dataset, horizon: int, count: int, rng: np.random.Generator) -> 
     return np.sort(rng.choice(eligible, min(count, len(eligible)), replace=False))
 
 
-def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndarray:
-    """(B, H+1, T) ground truth ``name`` at the last context frame and every step after it."""
+def future_truth(dataset, index: np.ndarray, name: str, horizon: int) -> np.ndarray | None:
+    """(B, H+1, T) ground truth ``name`` at the last context frame and every step after it; None when the
+    dataset has none of that name (probes fitted with ``eval.py --data`` on another folder, for footage)."""
+    if name not in dataset.store.ground_truth:
+        return None
     frames = (dataset.first[index] + dataset.context - 1)[:, None] + dataset.gap * np.arange(horizon + 1)
     return np.asarray(dataset.store.ground_truth[name][frames], dtype=np.float64).reshape(*frames.shape, -1)
