@@ -102,9 +102,9 @@ def animation_frames(rows: np.ndarray, labels: list[str], scale: int = 1) -> np.
 
 def write_gif(path: Path, frames: np.ndarray, fps: float) -> np.ndarray:
     """Write (T, h, w, 3) uint8 frames as a looping GIF; returns the frames as written (grey frames exactly,
-    colour frames through a 256-colour adaptive palette per frame)."""
+    colour frames through a 256-colour palette per frame, fast octree: median cut took 0.5 s a frame)."""
     grey = bool(np.all(frames == frames[..., :1]))
-    images = [Image.fromarray(f[..., 0], "L") if grey else Image.fromarray(f).quantize(256) for f in frames]
+    images = [Image.fromarray(f[..., 0], "L") if grey else Image.fromarray(f).quantize(256, method=Image.Quantize.FASTOCTREE) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return frames if grey else np.stack([np.asarray(i.convert("RGB")) for i in images])
 
