@@ -198,5 +198,6 @@ def render_run(run_dir: str | Path, cfg, dataset, video: np.ndarray, start: np.n
     truth = future_frames(dataset, dataset.store.offsets[video] + start, paths.shape[2] - 1).float() / 255
     samples, prior_mean = decoder.decode_future(paths, truth[:, 0]), decoder.decode_future(deterministic, truth[:, 0])
     metrics = future_scores(samples, prior_mean, truth, mean_frame(build_dataset(cfg.data, "train")))
-    titles = [f"video {v}, context frames {s}-{s + dataset.context - 1}" for v, s in zip(video, start)]
+    titles = [f"video {v}, context frame {s}" if dataset.context == 1 else f"video {v}, context frames {s}-{s + dataset.context - 1}"
+              for v, s in zip(video, start)]
     return metrics | render_rollouts(out / "render", samples, prior_mean, truth, Path(run_dir).name, dataset.gap, titles, shown)
