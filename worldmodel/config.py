@@ -111,6 +111,7 @@ class ObjectiveConfig:
     byol_predictor: bool = True  # byol: predictor head q (False: identity, the variant that collapses)
     symmetric: bool = True  # use both directions of each pair, as in the paper
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
+    variance_weight: float = 0.0  # λ of VICReg's variance + covariance terms on f (any objective; keeps f from collapsing)
     logit_clamp: float = 0.0  # infonce family: > 0 clamps the logits to ±this before the softmax (the authors' code: 20)
 
 
@@ -199,6 +200,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model.latent.logvar_clamp": (0.0, math.inf),
     "objective.logit_clamp": (0.0, math.inf),
     "objective.embedding_weight": (0.0, math.inf),
+    "objective.variance_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),
     "optim.lr": (0.0, math.inf),

@@ -7,10 +7,12 @@
                          (``model.latent.posterior_on_target``: q(r | f(x), g(x⁺)), the EMA
                          target's view of x⁺ without gradient, as in the authors' BYOL code)
     ŷ = t(f(x), r)       prediction of g(x⁺)
-    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺))
+    L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺)) [+ μ · (V + C)(f(x), f(x⁺))]
 
 E is the embedding-space prediction error (:mod:`worldmodel.objectives.prediction_error`), λ =
-``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``).
+``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``); V + C
+VICReg's variance and covariance terms on the batch's online embeddings (:mod:`worldmodel.objectives.
+variance`), μ = ``objective.variance_weight`` (0 by default: not computed).
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
 
@@ -48,6 +50,7 @@ from worldmodel.models.predictors import build_predictor
 from worldmodel.objectives import build_objective
 from worldmodel.objectives.centre import centre_norm, residual_norm
 from worldmodel.objectives.prediction_error import embedding_prediction_error
+from worldmodel.objectives.variance import variance_covariance
 
 
 
@@ -75,6 +78,7 @@ class WorldModel(nn.Module):
         super().__init__()
         self.symmetric = cfg.objective.symmetric
         self.embedding_weight = cfg.objective.embedding_weight
+        self.variance_weight = cfg.objective.variance_weight
         self.encoder = build_encoder(cfg.model.encoder, in_shape)
         dim = self.encoder.out_dim
         self.latent = build_latent(cfg.model.latent, dim)
@@ -139,6 +143,10 @@ class WorldModel(nn.Module):
         embedding_error = embedding_prediction_error(pred, aims)
         loss = ssl + beta * reg + aux + self.embedding_weight * embedding_error
         out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()}
+        if self.variance_weight:
+            spread, covariance = variance_covariance(torch.cat([fx, fx_pos]))
+            out |= {"loss": loss + self.variance_weight * (spread + covariance),
+                    "variance_term": spread.detach(), "covariance_term": covariance.detach()}
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
         return out | collapse_stats(fx, aims)
