@@ -40,6 +40,7 @@ class DataConfig:
     split_by: str = "video"  # frames: video (whole videos; shots cut from one source stay together) | time (blocks of time_block frames of every video)
     test_videos: list[str] = field(default_factory=list)  # frames, split_by video: hold out exactly these (manifest id, source or file stem); [] = a seeded test_fraction
     time_block: int = 64  # frames, split_by time: frames per block; no pair crosses a block
+    pairs_per_video: int = 1  # frames: > 1 fills each batch with runs of this many pairs of one video (in-video negatives)
 
 
 @dataclass
@@ -182,6 +183,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "data.stride": (1, math.inf),
     "data.test_fraction": (0.0, 1.0),
     "data.time_block": (2, math.inf),
+    "data.pairs_per_video": (1, math.inf),
     "model.encoder.out_dim": (1, math.inf),
     "model.encoder.token_dim": (0, math.inf),
     "model.encoder.keypoints": (0, math.inf),

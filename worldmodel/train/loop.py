@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from safetensors.torch import save_file
@@ -61,18 +62,41 @@ class StepBatchSampler(Sampler[list[int]]):
     """Batches for steps ``start … steps−1``: epoch e is a permutation seeded by (seed, e).
 
     Each of ``world`` processes takes its contiguous slice of the global batch, so the
-    processes together see exactly the batch a single process would.
+    processes together see exactly the batch a single process would. With ``groups`` (n,) (each
+    sample's video) and ``group_size`` G > 1, an epoch is instead a shuffled sequence of runs of G
+    samples of one video (each video's samples shuffled, cut into runs of G, a video's remainder
+    left out of that epoch), so a batch holds B / G videos with G pairs each: the negatives of a
+    contrastive objective then include other moments of the same video (``data.pairs_per_video``).
     """
 
     def __init__(self, n: int, global_batch: int, steps: int, seed: int, start: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, groups: np.ndarray | None = None, group_size: int = 1) -> None:
         if global_batch % world:
             raise ConfigError(f"train.batch_size {global_batch} is not divisible by {world} processes")
         if n < global_batch:
             raise ConfigError(f"dataset has {n} samples, fewer than train.batch_size {global_batch}")
+        if group_size > 1 and groups is None:
+            raise ConfigError(f"data.pairs_per_video {group_size} needs a dataset of videos (data.kind frames)")
+        if group_size > 1 and (global_batch // world) % group_size:
+            raise ConfigError(f"data.pairs_per_video {group_size} does not divide the batch of each process "
+                              f"({global_batch // world})")
         self.n, self.global_batch, self.steps, self.seed = n, global_batch, steps, seed
         self.start, self.rank, self.local = start, rank, global_batch // world
-        self.per_epoch = n // global_batch
+        self.groups = None if group_size <= 1 else np.asarray(groups)
+        self.group_size = group_size
+        self.per_epoch = (n if self.groups is None else len(self._grouped(torch.Generator().manual_seed(0)))) // global_batch
+        if self.per_epoch == 0:
+            raise ConfigError(f"data.pairs_per_video {group_size}: too few runs of {group_size} pairs of one video "
+                              f"for a batch of {global_batch}")
+
+    def _grouped(self, generator: torch.Generator) -> torch.Tensor:
+        """One epoch's order: runs of ``group_size`` samples of one video, the runs shuffled."""
+        runs = []
+        for video in np.unique(self.groups):
+            members = torch.from_numpy(np.flatnonzero(self.groups == video))
+            members = members[torch.randperm(len(members), generator=generator)]
+            runs += list(members[: len(members) // self.group_size * self.group_size].split(self.group_size))
+        return torch.cat([runs[i] for i in torch.randperm(len(runs), generator=generator)])
 
     def __len__(self) -> int:
         return self.steps - self.start
@@ -82,7 +106,8 @@ class StepBatchSampler(Sampler[list[int]]):
         for step in range(self.start, self.steps):
             if step // self.per_epoch != epoch:
                 epoch = step // self.per_epoch
-                perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
+                generator = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+                perm = torch.randperm(self.n, generator=generator) if self.groups is None else self._grouped(generator)
             pos = (step % self.per_epoch) * self.global_batch + self.rank * self.local
             yield perm[pos : pos + self.local].tolist()
 
@@ -204,7 +229,8 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
 
     end = cfg.train.steps if stop_at is None else min(stop_at, cfg.train.steps)
     sampler = StepBatchSampler(len(dataset), cfg.train.batch_size, end, cfg.train.seed,
-                               start, accelerator.process_index, accelerator.num_processes)
+                               start, accelerator.process_index, accelerator.num_processes,
+                               getattr(dataset, "video", None), cfg.data.pairs_per_video)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
     log = MetricsLog(run_dir, cfg.train, start, cfg.name, flat_config(cfg)) if main else None
