@@ -4,8 +4,8 @@
 
 The config's encoder f (same architecture, data, clips, steps, batch size and optimiser settings) is
 trained end to end, without any self-supervised objective, to regress from f(x) the standardised
-ground truth ``gt_<truth>`` (``--truth``, default ``state``) at the context's last frame and, by a linear head on [f(x), f(x⁺)], the
-pair's standardised action (inverse dynamics). Then, as eval.py does, ridge probes are fitted on the
+ground truth ``gt_<truth>`` (``--truth``, default ``state``) at the context's last frame and, by a
+linear head on [f(x), f(x⁺)], the pair's standardised action (inverse dynamics). Then, as eval.py does, ridge probes are fitted on the
 frozen embeddings of the train pairs and scored on the held-out ones, per state column and per action
 dimension. If the supervised encoder cannot read a quantity at this budget and resolution, no
 self-supervised latent of the same encoder can be expected to; if it can, the gap is the objective's.
@@ -31,11 +31,8 @@ from worldmodel.train.schedules import lr_factor
 
 
 def columns(dataset, key: str, width: int) -> list[str]:
-    """Column names of ``key`` ('state' or 'action') from the store's meta.json description, else indices."""
-    text = (dataset.store.meta.get("ground_truth") or {}).get(key, "")
-    if "[" in text:
-        return [c.strip(" '\"") for c in text[text.index("[") + 1 : text.index("]")].split(",")][:width]
-    return [f"{key}_{i}" for i in range(width)]
+    """Column names of ``key`` as the store's meta.json lists them (simulators), else ``key_i``."""
+    return ((dataset.store.meta.get("columns") or {}).get(key) or [f"{key}_{i}" for i in range(width)])[:width]
 
 
 def standardiser(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
