@@ -82,9 +82,15 @@ class StepBatchSampler(Sampler[list[int]]):
                               f"({global_batch // world})")
         self.n, self.global_batch, self.steps, self.seed = n, global_batch, steps, seed
         self.start, self.rank, self.local = start, rank, global_batch // world
-        self.groups = None if group_size <= 1 else np.asarray(groups)
         self.group_size = group_size
-        self.per_epoch = (n if self.groups is None else len(self._grouped(torch.Generator().manual_seed(0)))) // global_batch
+        self.videos = None  # with groups: each video's sample indices
+        usable = n
+        if group_size > 1:
+            order = np.argsort(np.asarray(groups), kind="stable")
+            counts = np.unique(np.asarray(groups), return_counts=True)[1]
+            self.videos = [torch.from_numpy(members) for members in np.split(order, np.cumsum(counts)[:-1])]
+            usable = int((counts // group_size).sum()) * group_size
+        self.per_epoch = usable // global_batch
         if self.per_epoch == 0:
             raise ConfigError(f"data.pairs_per_video {group_size}: too few runs of {group_size} pairs of one video "
                               f"for a batch of {global_batch}")
@@ -92,8 +98,7 @@ class StepBatchSampler(Sampler[list[int]]):
     def _grouped(self, generator: torch.Generator) -> torch.Tensor:
         """One epoch's order: runs of ``group_size`` samples of one video, the runs shuffled."""
         runs = []
-        for video in np.unique(self.groups):
-            members = torch.from_numpy(np.flatnonzero(self.groups == video))
+        for members in self.videos:
             members = members[torch.randperm(len(members), generator=generator)]
             runs += list(members[: len(members) // self.group_size * self.group_size].split(self.group_size))
         return torch.cat([runs[i] for i in torch.randperm(len(runs), generator=generator)])
@@ -107,7 +112,7 @@ class StepBatchSampler(Sampler[list[int]]):
             if step // self.per_epoch != epoch:
                 epoch = step // self.per_epoch
                 generator = torch.Generator().manual_seed(self.seed * 100003 + epoch)
-                perm = torch.randperm(self.n, generator=generator) if self.groups is None else self._grouped(generator)
+                perm = torch.randperm(self.n, generator=generator) if self.videos is None else self._grouped(generator)
             pos = (step % self.per_epoch) * self.global_batch + self.rank * self.local
             yield perm[pos : pos + self.local].tolist()
 
