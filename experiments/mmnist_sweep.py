@@ -43,7 +43,7 @@ from worldmodel.eval.probes import fit_ridge_probe
 
 DATA_ROOT = Path("data/mmnist_sweep")
 CONFIG = "configs/mmnist/{}.yaml"
-METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from_embedding"]
+METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from_embedding", "r2_action_inverse_dynamics"]
 
 
 @dataclass(frozen=True)
@@ -145,24 +145,26 @@ def table(results: dict, methods: list[str]) -> str:
 
 def plot(results: dict, methods: list[str], path: Path) -> None:
     """Left: acceleration R² from f(x) per method (mean ± std over seeds) against accel_prob; right:
-    r̄ → action R² of the methods with r. Points with a context other than the config's are drawn
-    as separate open markers."""
+    action R² from r̄ (solid, the methods with r) and from [f(x), f(x⁺)] (dashed, triangles, every method).
+    Points with a context other than the config's are drawn as separate open markers."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    panels = ((left, "r2_acceleration", "R² of a linear probe f(x) → acceleration", "the event at the context's last frame, from f(x)"),
-              (right, "r2_action_from_r", "R² of a linear probe r̄ → action", "the event between context and target, from r̄"))
-    for ax, key, ylabel, title in panels:
-        for colour, method in enumerate(methods):
-            for short, style in ((False, dict(marker="o", linestyle="-")), (True, dict(marker="s", linestyle="none", mfc="none", ms=8))):
+    panels = ((left, {"r2_acceleration": ("-", "o", "")}, "R² of a linear probe f(x) → acceleration",
+               "the event at the context's last frame, from f(x)"),
+              (right, {"r2_action_from_r": ("-", "o", " from r̄"), "r2_action_inverse_dynamics": ("--", "^", " from [f(x), f(x⁺)]")},
+               "R² of a linear probe → action", "the event between context and target"))
+    contexts = "/".join(str(c) for c in sorted({p["context"] for p in results.values() if p["context"]}))
+    for ax, keys, ylabel, title in panels:
+        for (key, (line, marker, source)), (colour, method) in ((k, m) for k in keys.items() for m in enumerate(methods)):
+            for short, style in ((False, dict(marker=marker, linestyle=line)), (True, dict(marker="s", linestyle="none", mfc="none", ms=8))):
                 pts = sorted((p["accel_prob"], stat(p["methods"].get(method, []), key)) for p in results.values()
                              if (p["context"] is not None) == short)
                 pts = [(x, s) for x, s in pts if s is not None]
                 if pts:
-                    contexts = sorted({p["context"] for p in results.values() if p["context"]})
-                    label = method if not short else f"{method}, context {'/'.join(map(str, contexts))}"
+                    label = method + source + (f", context {contexts}" if short else "")
                     ax.errorbar([x + 0.02 * short for x, _ in pts],  # short contexts beside the point they share x with
                                 [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
                                 capsize=3, color=f"C{colour}", label=label, **style)

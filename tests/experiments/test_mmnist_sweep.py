@@ -54,7 +54,7 @@ def _finish(out: Path, method: str, seed: int, acceleration: float, action_from_
     run = out / method / f"seed{seed}"
     run.mkdir(parents=True)
     row = {"method": method, "seed": seed, "r2_acceleration": acceleration, "r2_velocity": 0.8,
-           "r2_action_from_embedding": 0.01, "train_time_s": 1.0}
+           "r2_action_from_embedding": 0.01, "r2_action_inverse_dynamics": 0.2, "train_time_s": 1.0}
     if action_from_r is not None:
         row["r2_action_from_r"] = action_from_r
     (run / "table_row.json").write_text(json.dumps(row))
@@ -68,9 +68,9 @@ def test_report_aggregates_seeds_the_lead_and_writes_the_plot(tmp_path, monkeypa
     _finish(tmp_path / points[0].name, "adassl_v", 1, 0.70, 0.30)
     _finish(tmp_path / points[1].name, "adassl_v", 0, 0.05, 0.40)
     lines = sweep.report(tmp_path, points, ["byol", "adassl_v", "infonce"], tmp_path / "img").splitlines()
-    assert lines[2] == "| accel_prob-0.5_wrap-True | byol | 0.500 | 0.800 | — | 0.010 | 1 | — | — |"
+    assert lines[2] == "| accel_prob-0.5_wrap-True | byol | 0.500 | 0.800 | — | 0.010 | 0.200 | 1 | — | — |"
     assert lines[3] == ("| accel_prob-0.5_wrap-True | adassl_v | 0.650 ± 0.071 | 0.800 ± 0.000 | 0.200 ± 0.141 "
-                        "| 0.010 ± 0.000 | 2 | +0.150 | — |")
+                        "| 0.010 ± 0.000 | 0.200 ± 0.000 | 2 | +0.150 | — |")
     assert lines[4].startswith("| accel_prob-0.5_wrap-True_context-2 | adassl_v | 0.050 |") and len(lines) == 5
     saved = json.loads((tmp_path / "results.json").read_text())["points"]
     assert saved[points[1].name]["context"] == 2 and len(saved[points[0].name]["methods"]["adassl_v"]) == 2
