@@ -53,6 +53,7 @@ import json
 from pathlib import Path
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from worldmodel.data import build_dataset
 from worldmodel.eval.latent_usage import latent_usage_metrics
@@ -70,7 +71,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     ``reference_motion`` (``phase``): also probe r against a camera-motion estimate from the
     frames (:mod:`worldmodel.eval.reference_motion`), for footage without ground truth.
     ``fast=False``: the slower reference solvers (:func:`~worldmodel.eval.probes.reference_solvers`),
-    for ``bench/eval_speed.py``.
+    for ``bench/eval_speed.py``. The run's ``train.threads`` (when set) bounds torch's threads and the
+    probes' BLAS threads: an unbounded BLAS pool on a shared CPU made the logistic probes 6× slower.
     """
     run_dir = Path(run_dir)
     cfg, model = load_run(run_dir)
@@ -81,7 +83,9 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     task = task_for(data_cfg)
     if reference_motion:
         check_reference_motion(model, data_cfg)
-    with stage("total"), (contextlib.nullcontext() if fast else reference_solvers()):
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    with stage("total"), threadpool_limits(cfg.train.threads or None), (contextlib.nullcontext() if fast else reference_solvers()):
         metrics, probes = task.evaluate(model, data_cfg)
         if reference_motion:
             with stage("reference motion"):
