@@ -6,7 +6,7 @@ import torch
 from kornia.metrics import psnr
 from PIL import Image
 
-from worldmodel.rollout.render import animation_frames, future_rows, render_rollouts, write_gif
+from worldmodel.rollout.render import animation_frames, enlarged, future_rows, render_rollouts, write_gif
 
 
 def moving_squares(starts: int, steps: int, channels: int, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -35,7 +35,7 @@ def test_rendered_files_have_the_frames_written(tmp_path):
     rows, labels = future_rows(drawn, prior_mean, truth, shown=2)
     assert labels == ["true", "prior mean", "sample 1", "sample 2"] and rows.shape == (starts, 4, steps, 1, 32, 32)
     for b in range(starts):
-        written = animation_frames(rows[b], labels, scale=2)  # 32 px frames are shown twice as large
+        written = animation_frames(enlarged(rows[b]), labels)  # 32 px frames are shown twice as large
         assert written.shape[0] == steps and written.shape[2] == 4 * 64 + 3 * 2  # four tiles and three gaps
         gif = decode_video(tmp_path / f"start_{b:02d}.gif")
         assert gif.shape == written.shape and np.array_equal(gif, written)

@@ -142,11 +142,12 @@ class WorldModel(nn.Module):
         aux = torch.stack([s.aux for s in samples]).mean()
         embedding_error = embedding_prediction_error(pred, aims)
         loss = ssl + beta * reg + aux + self.embedding_weight * embedding_error
-        out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()}
+        terms = {}
         if self.variance_weight:
             spread, covariance = variance_covariance(torch.cat([fx, fx_pos]))
-            out |= {"loss": loss + self.variance_weight * (spread + covariance),
-                    "variance_term": spread.detach(), "covariance_term": covariance.detach()}
+            loss = loss + self.variance_weight * (spread + covariance)
+            terms = {"variance_term": spread.detach(), "covariance_term": covariance.detach()}
+        out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()} | terms
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
         return out | collapse_stats(fx, aims)

@@ -21,8 +21,8 @@ def variance_covariance(z: Tensor, eps: float = 1e-4) -> tuple[Tensor, Tensor]:
     """Shapes: z (B, D), B ≥ 2 → (V, C), two scalars (module docstring)."""
     z = z.float()
     centred = z - z.mean(dim=0)
-    variance = centred.pow(2).sum(dim=0) / (len(z) - 1)
-    v = torch.relu(1 - torch.sqrt(variance + eps)).mean()
     cov = centred.T @ centred / (len(z) - 1)
-    c = (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / z.shape[1]
+    variance = cov.diagonal()
+    v = torch.relu(1 - torch.sqrt(variance + eps)).mean()
+    c = (cov.pow(2).sum() - variance.pow(2).sum()) / z.shape[1]
     return v, c

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
-
 from functools import cache
+from pathlib import Path
 
 import av
 import numpy as np
@@ -91,10 +90,14 @@ def labelled(image: np.ndarray, tile: tuple[int, int], row_labels: list[str], co
     return page
 
 
-def animation_frames(rows: np.ndarray, labels: list[str], scale: int = 1) -> np.ndarray:
-    """(R, T, C, H, W) futures → (T, h, w, 3) uint8 frames: at step t one row of the R tiles under a label strip,
-    tiles enlarged ``scale`` times (nearest)."""
-    rows = rows.repeat(scale, axis=-2).repeat(scale, axis=-1)
+def enlarged(rows: np.ndarray) -> np.ndarray:
+    """(..., H, W) tiles under 64 px repeated (nearest) an integer number of times, so that they are shown at ≥ 64 px."""
+    scale = max(1, 64 // rows.shape[-1])
+    return rows.repeat(scale, axis=-2).repeat(scale, axis=-1)
+
+
+def animation_frames(rows: np.ndarray, labels: list[str]) -> np.ndarray:
+    """(R, T, C, H, W) futures → (T, h, w, 3) uint8 frames: at step t one row of the R tiles under a label strip."""
     strips = [_as_rgb(mosaic(rows[:, t][None])) for t in range(rows.shape[1])]
     header = label_strip(labels, rows.shape[-1])
     return np.stack([np.concatenate([header, strip]) for strip in strips])
@@ -167,8 +170,7 @@ def render_rollouts(out: Path, samples: torch.Tensor, prior_mean: torch.Tensor, 
     clock = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     grids, labels = future_rows(samples, prior_mean, truth, shown)
-    scale = max(1, 64 // grids.shape[-1])  # tiles under 64 px are shown enlarged (nearest)
-    grids = grids.repeat(scale, axis=-2).repeat(scale, axis=-1)
+    grids = enlarged(grids)
     for i, (grid, title) in enumerate(zip(grids, titles)):
         grid_image(grid, labels, f"{run}: {title}", gap).save(out / f"start_{i:02d}.png", compress_level=1)
         frames = animation_frames(grid, labels)
