@@ -25,6 +25,9 @@ def test_missing_mmnist_folder_is_generated_once_then_read_as_clip_pairs(tmp_pat
     other = DataConfig(kind="frames", path=cfg.path, generator="mmnist", generator_args={**cfg.generator_args, "digits": 2})
     with pytest.raises(ValueError, match="generated with other data.generator_args \\(digits: folder 1 vs config 2\\)"):
         build_dataset(other, "train")
+    prepared = DataConfig(kind="frames", path=cfg.path, context=3, gap=2, generator=None,
+                          generator_args=other.generator_args)
+    assert len(build_dataset(prepared, "train")) == len(train)  # generator=null: the folder is read as prepared
 
 
 def test_generator_registry_and_unknown_kind(tmp_path):

@@ -19,7 +19,8 @@ def ensure_dataset(cfg) -> Path:
     """The dataset folder of ``cfg`` (a DataConfig), generated first if missing and built in."""
     path = Path(cfg.path)
     if (path / "meta.json").is_file():
-        _check_generated_with(path, cfg.generator_args)
+        if cfg.generator is not None:  # data.generator=null: a prepared folder, whatever made it
+            _check_generated_with(path, cfg.generator_args)
         return path
     if cfg.generator is None:
         raise FileNotFoundError(f"data.path '{path}' is not a prepared dataset folder (no meta.json) "
