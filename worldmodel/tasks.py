@@ -10,7 +10,8 @@ of a DataConfig; evaluation and rollouts hold no other per-kind branches.
   rollouts from test pairs, the spread of sampled z⁺ against the true conditional std.
 - ``frames``: probes of every per-frame ground-truth array (folds grouped by video), read also on
   the prediction; latent-action metrics when the data has actions; rollouts from held-out clips,
-  and on moving digits the split of sampled accelerations into modes.
+  and sampled actions scored against the true ones: on moving digits the split of sampled
+  accelerations into modes, on simulators each action column's mean and std and the steering split.
 - ``image_pairs``: probes of the context image's ground truth; one-step rollouts to the paired image.
 
 The metrics themselves are described in :mod:`worldmodel.eval.evaluate` and
@@ -36,7 +37,8 @@ from worldmodel.eval.probes import LinearProbe, fit_ridge_probe, is_categorical
 from worldmodel.eval.progress import stage
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.rollout import plots
-from worldmodel.rollout.futures import MODES, acceleration_modes, decode, spread_metrics
+from worldmodel.rollout.futures import (MODES, STEER_MODES, acceleration_modes, action_moments, decode, spread_metrics,
+                                        steering_modes)
 from worldmodel.rollout.starts import future_truth, pick_starts
 
 Metrics = dict[str, float]
@@ -162,22 +164,55 @@ class FramesTask(Task):
         return Starts(dataset, batch, horizon, truth, {"video": batch["video"].numpy(), "start": batch["start"].numpy()})
 
     def rollout_extras(self, model, data_cfg, probes, starts, arrays, samples, out) -> Metrics:
-        """Moving digits: :func:`acceleration_modes` over every held-out pair, N prior samples of r per
-        context decoded with the ``action_from_embedding_r`` probe (from [f(x), r]) against the pairs'
-        true actions (``modes.png``)."""
-        if starts.dataset.store.meta.get("writer") != "data_prep.mmnist" or "action_from_embedding_r" not in probes:
+        """Sampled actions over every held-out pair: N prior samples of r per context decoded with the
+        ``action_from_embedding_r`` probe (from [f(x), r]) and scored against the pairs' true actions
+        by the dataset's writer's entry in :data:`SAMPLED_ACTION_SCORES` (none: no scores)."""
+        score = SAMPLED_ACTION_SCORES.get(starts.dataset.store.meta.get("writer"))
+        if score is None or "action_from_embedding_r" not in probes:
             return {}
         pairs = encode_pairs(model, starts.dataset)
         fx = torch.from_numpy(pairs["embedding"]).float()
         with torch.no_grad():
             r = model.latent.sample_prior(fx, samples)  # (N, B, R)
-        features = torch.cat([fx.expand(samples, *fx.shape), r], dim=-1)
-        modes = acceleration_modes(decode(probes["action_from_embedding_r"], features), pairs["action"], pairs["gt_label"])
-        arrays |= {f"modes_{key}": np.asarray(value) for key, value in modes.items()}
-        plots.mode_plot(out / "modes.png", modes)
-        return ({f"modes_{key}": value for key, value in modes.items() if np.isscalar(value)}
-                | {f"modes_{kind}_{mode}": float(modes[f"{kind}_fractions"][i])
-                   for kind in ("true", "sampled") for i, mode in enumerate(MODES)})
+        sampled = decode(probes["action_from_embedding_r"], torch.cat([fx.expand(samples, *fx.shape), r], dim=-1))
+        return score(sampled, pairs, starts.dataset, arrays, out)
+
+
+def _split_metrics(prefix: str, split: dict, names: tuple[str, ...]) -> Metrics:
+    """A mode split's scalars as ``<prefix>_<key>`` and its fractions as ``<prefix>_{true,sampled}_<mode>``."""
+    return ({f"{prefix}_{key}": value for key, value in split.items() if np.isscalar(value)}
+            | {f"{prefix}_{kind}_{mode}": float(split[f"{kind}_fractions"][i])
+               for kind in ("true", "sampled") for i, mode in enumerate(names)})
+
+
+def digit_modes(sampled: np.ndarray, pairs: dict, dataset, arrays: dict, out: Path) -> Metrics:
+    """Moving digits: :func:`acceleration_modes` of the sampled actions (N, B, A) against the pairs'
+    (``modes_*``, ``modes.png``)."""
+    modes = acceleration_modes(sampled, pairs["action"], pairs["gt_label"])
+    arrays |= {f"modes_{key}": np.asarray(value) for key, value in modes.items()}
+    plots.mode_plot(out / "modes.png", modes)
+    return _split_metrics("modes", modes, MODES)
+
+
+def simulator_actions(sampled: np.ndarray, pairs: dict, dataset, arrays: dict, out: Path) -> Metrics:
+    """Simulators: :func:`action_moments` of the sampled actions (N, B, A) against the pairs' per
+    column of meta.json ``columns.action``; with a ``steer`` column, :func:`steering_modes` of the
+    steering per step (the pair's sum over its gap, divided by the gap) (``steer_*``, ``steer.png``)."""
+    columns = dataset.store.meta["columns"]["action"]
+    true = pairs["action"]
+    arrays |= {"actions_sampled": sampled, "actions_true": true}
+    metrics = action_moments(sampled, true, columns)
+    if "steer" in columns:
+        column = columns.index("steer")
+        steer_sampled, steer_true = sampled[..., column] / dataset.gap, true[:, column] / dataset.gap
+        steer = steering_modes(steer_sampled, steer_true)
+        arrays |= {f"steer_{key}": np.asarray(value) for key, value in steer.items()}
+        plots.steer_plot(out / "steer.png", steer, steer_sampled, steer_true)
+        metrics |= _split_metrics("steer", steer, STEER_MODES)
+    return metrics
+
+
+SAMPLED_ACTION_SCORES: dict[str, Callable[..., Metrics]] = {"data_prep.mmnist": digit_modes, "data_prep.sim": simulator_actions}
 
 
 class ImagePairsTask(Task):

@@ -16,7 +16,9 @@ over futures; coverage is the fraction of true values inside the futures' centra
 
 Moving digits: :func:`acceleration_modes` classifies sampled actions (prior samples of r decoded,
 with the context's embedding, by the ``action_from_embedding_r`` probe) into no change / x-axis / y-axis change per digit and compares
-the split with the true actions'. Numerical runs: one-step samples of z⁺ given x, with the spread
+the split with the true actions'. Simulators: :func:`action_moments` compares the mean and std of the
+sampled actions (decoded the same way) per action column with the true actions', and where a column is
+``steer`` (CarRacing), :func:`steering_modes` the split left / straight / right. Numerical runs: one-step samples of z⁺ given x, with the spread
 of the decoded samples compared with the true heteroscedastic conditional std of z⁺ given z.
 """
 
@@ -30,6 +32,8 @@ from worldmodel.eval.probes import LinearProbe
 
 COVERAGE = 0.9
 MODES = ("none", "x", "y")
+STEER_MODES = ("left", "straight", "right")
+STEER_THRESHOLD = 1 / 3
 
 
 def roll_out(model, start: Tensor, horizon: int, draw) -> Tensor:
@@ -98,9 +102,14 @@ def classify_modes(actions: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(norm > threshold, axis, 0)
 
 
-def mode_fractions(codes: np.ndarray) -> np.ndarray:
-    """(3,) share of none / x / y among the codes."""
-    return np.bincount(codes.ravel(), minlength=len(MODES)) / codes.size
+def mode_fractions(codes: np.ndarray, modes: int = len(MODES)) -> np.ndarray:
+    """(modes,) share of each code 0 … modes − 1 among the codes (any shape)."""
+    return np.bincount(codes.ravel(), minlength=modes) / codes.size
+
+
+def gap_pp(sampled_fractions: np.ndarray, true_fractions: np.ndarray) -> float:
+    """100 · max |sampled − true| over the modes' fractions (M,): percentage points."""
+    return float(100 * np.abs(sampled_fractions - true_fractions).max())
 
 
 def acceleration_modes(sampled: np.ndarray, true: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray | float]:
@@ -136,10 +145,50 @@ def acceleration_modes(sampled: np.ndarray, true: np.ndarray, labels: np.ndarray
         "threshold": threshold,
         "true_fractions": true_fractions,
         "sampled_fractions": sampled_fractions,
-        "gap_pp": float(100 * np.abs(sampled_fractions - true_fractions).max()),
+        "gap_pp": gap_pp(sampled_fractions, true_fractions),
         "x_share_true": x_share(true_codes, labels),
         "x_share_sampled": x_share(sampled_codes, np.broadcast_to(labels, sampled_codes.shape)),
     }
+
+
+def classify_steer(steer: np.ndarray, threshold: float = STEER_THRESHOLD) -> np.ndarray:
+    """Steering (...) → codes (...): 0 left (steer < −threshold), 1 straight (|steer| ≤ threshold), 2 right."""
+    return (steer >= -threshold).astype(np.int64) + (steer > threshold)
+
+
+def steering_modes(sampled: np.ndarray, true: np.ndarray, threshold: float = STEER_THRESHOLD) -> dict[str, np.ndarray | float]:
+    """Split of sampled and true steering across left / straight / right (:func:`classify_steer`).
+
+    Args:
+        sampled: (N, B) steering decoded from N prior samples of r per pair; true: (B,) the pairs'
+            true steering; both per step (a pair's action summed over its gap, divided by the gap).
+    The thresholds ±1/3 cut CarRacing's steering range [−1, 1] in three equal parts: its biased
+    policy draws steer uniform in [−1, 1], so the data's split is about 1/3 each.
+    Returns arrays ``true_fractions``, ``sampled_fractions`` (3,) and the scalars ``threshold`` and
+    ``gap_pp`` = 100 · max |sampled − true| over the three fractions.
+    """
+    true_fractions = mode_fractions(classify_steer(true, threshold), len(STEER_MODES))
+    sampled_fractions = mode_fractions(classify_steer(sampled, threshold), len(STEER_MODES))
+    return {"threshold": threshold, "true_fractions": true_fractions, "sampled_fractions": sampled_fractions,
+            "gap_pp": gap_pp(sampled_fractions, true_fractions)}
+
+
+def action_moments(sampled: np.ndarray, true: np.ndarray, columns: list[str]) -> dict[str, float]:
+    """Mean and std per action column of sampled and true actions.
+
+    Args:
+        sampled: (N, B, A) actions decoded from N prior samples of r per pair; true: (B, A) the pairs'
+            true actions; columns: the A column names.
+    Returns ``actions_{sampled,true}_{mean,std}_<column>``; the sampled std is over all N·B draws, so it
+    holds both the spread between contexts and the spread of r given a context.
+    """
+    if sampled.shape[-1] != len(columns) or true.shape[-1] != len(columns):
+        raise ValueError(f"action moments: sampled {sampled.shape} and true {true.shape} actions must have "
+                         f"{len(columns)} columns ({', '.join(columns)})")
+    flat = {"sampled": sampled.reshape(-1, len(columns)), "true": true.reshape(-1, len(columns))}
+    return {f"actions_{kind}_{stat}_{column}": float(fn(actions[:, i]))
+            for kind, actions in flat.items() for stat, fn in (("mean", np.mean), ("std", np.std))
+            for i, column in enumerate(columns)}
 
 
 def decode(probe: LinearProbe, embeddings: Tensor) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""PNG figures of rollouts (matplotlib, Agg backend): fans of futures, error curves, modes, spread."""
+"""PNG figures of rollouts (matplotlib, Agg backend): fans of futures, error curves, modes, steering, spread."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+BAR_WIDTH = 0.38  # of one bar in a true-vs-sampled pair
 
 
 def fan_plot(path: Path, samples: np.ndarray, deterministic: np.ndarray, truth: np.ndarray, name: str,
@@ -52,23 +54,45 @@ def error_plot(path: Path, scores: dict[str, np.ndarray], name: str, samples: in
     plt.close(fig)
 
 
+def _fraction_bars(ax, split: dict, names: list[str], ylabel: str) -> None:
+    """True and sampled ``*_fractions`` (M,) of a mode split side by side, one group per mode name."""
+    where = np.arange(len(names))
+    ax.bar(where - BAR_WIDTH / 2, split["true_fractions"], BAR_WIDTH, label="true")
+    ax.bar(where + BAR_WIDTH / 2, split["sampled_fractions"], BAR_WIDTH, label="sampled")
+    ax.set_xticks(where, names)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+
+
 def mode_plot(path: Path, modes: dict) -> None:
     """Left: share of no / x-axis / y-axis change, true vs sampled. Right: x share per digit label."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    width = 0.38
-    where = np.arange(3)
-    left.bar(where - width / 2, modes["true_fractions"], width, label="true")
-    left.bar(where + width / 2, modes["sampled_fractions"], width, label="sampled")
-    left.set_xticks(where, ["no change", "x-axis", "y-axis"])
-    left.set_ylabel("fraction of digit transitions")
-    left.legend(fontsize=8)
+    _fraction_bars(left, modes, ["no change", "x-axis", "y-axis"], "fraction of digit transitions")
     labels = np.arange(10)
-    right.bar(labels - width / 2, modes["x_share_true"], width, label="true")
-    right.bar(labels + width / 2, modes["x_share_sampled"], width, label="sampled")
+    right.bar(labels - BAR_WIDTH / 2, modes["x_share_true"], BAR_WIDTH, label="true")
+    right.bar(labels + BAR_WIDTH / 2, modes["x_share_sampled"], BAR_WIDTH, label="sampled")
     right.plot(labels, 0.1 + 0.8 * labels / 9, "k--", lw=1, label="generator π(l)")
     right.set_xticks(labels)
     right.set_xlabel("digit label")
     right.set_ylabel("x-axis share of changes")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def steer_plot(path: Path, split: dict, sampled: np.ndarray, true: np.ndarray) -> None:
+    """Left: share of left / straight / right steering, true vs sampled. Right: histograms of the
+    sampled (N, B) and true (B,) steering, with the split's thresholds."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    _fraction_bars(left, split, ["left", "straight", "right"], "fraction of transitions")
+    bins = np.linspace(min(sampled.min(), true.min()), max(sampled.max(), true.max()), 31)
+    right.hist(true.ravel(), bins, density=True, alpha=0.6, label="true")
+    right.hist(sampled.ravel(), bins, density=True, alpha=0.6, label="sampled")
+    for edge in (-split["threshold"], split["threshold"]):
+        right.axvline(edge, color="k", ls="--", lw=1)
+    right.set_xlabel("steer per step")
+    right.set_ylabel("density")
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -5,7 +5,9 @@ Writes ``RUN/rollouts/``: ``metrics.json`` (flat name → number, see
 ``<name>_samples`` (N, B, H+1, T), ``<name>_prior_mean`` (the deterministic future) and
 ``<name>_truth`` (B, H+1, T), the per-step scores ``<name>_<score>`` (H+1,); ``video`` and ``start`` of the start clips; with
 ``save_embeddings`` also ``embeddings`` (N, B, H+1, D) and ``deterministic_embeddings``), and PNGs:
-``fan_<name>.png``, ``errors_<name>.png``, ``modes.png`` (Moving digits), ``spread.png`` (numerical).
+``fan_<name>.png``, ``errors_<name>.png``, ``modes.png`` (Moving digits), ``steer.png`` (simulators
+with a ``steer`` action column), ``spread.png`` (numerical); simulators also save ``actions_sampled`` (N, B, A)
+and ``actions_true`` (B, A) over every held-out pair.
 The start clips come from the held-out videos (test split) and leave room for the whole horizon;
 numerical and image-pair runs start from test pairs and roll one step (image pairs: the paired
 image's embedding, scored against that image's ground truth).

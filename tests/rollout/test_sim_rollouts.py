@@ -1,0 +1,134 @@
+"""Sampled actions on simulator data: the steering split, per-column moments, and eval.py then
+rollout.py on a tiny recorded simulator folder with a ``steer`` column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import eval as eval_cli
+import rollout as rollout_cli
+from data_prep.sim import generate_sim
+from worldmodel.config import load_config
+from worldmodel.data.store import FrameStore, open_array, read_meta
+from worldmodel.rollout.futures import action_moments, classify_steer, steering_modes
+from worldmodel.train.loop import train
+
+HERE = Path(__file__).resolve().parent
+THIRD = 1 / 3
+
+
+def test_steer_codes_cut_at_plus_minus_one_third():
+    steer = np.array([-1.0, -0.34, -THIRD, 0.0, THIRD, 0.34, 1.0])
+    assert classify_steer(steer).tolist() == [0, 0, 1, 1, 1, 2, 2]  # ±1/3 itself counts as straight
+
+
+def test_steering_modes_have_the_known_fractions_and_gap():
+    true = np.array([-0.9, 0.0, 0.1, 0.8])  # left 1/4, straight 2/4, right 1/4
+    sampled = np.array([[-0.5, -0.5, -0.5, 0.0], [0.9, 0.9, 0.9, 0.9]])  # left 3/8, straight 1/8, right 4/8
+    split = steering_modes(sampled, true)
+    np.testing.assert_array_equal(split["true_fractions"], [0.25, 0.5, 0.25])
+    np.testing.assert_array_equal(split["sampled_fractions"], [0.375, 0.125, 0.5])
+    assert split["gap_pp"] == 37.5 and split["threshold"] == THIRD
+
+
+def test_uniform_steering_splits_in_thirds():
+    """CarRacing's biased policy draws steer uniform in [-1, 1]: about a third each way."""
+    steer = np.random.default_rng(0).uniform(-1, 1, 30000)
+    split = steering_modes(steer[None], steer)
+    np.testing.assert_allclose(split["true_fractions"], [THIRD] * 3, atol=0.01)
+    assert split["gap_pp"] == 0
+
+
+def test_action_moments_per_column():
+    sampled = np.array([[[1.0, 10.0], [3.0, 10.0]], [[5.0, 10.0], [7.0, 10.0]]])  # (N=2, B=2, A=2)
+    true = np.array([[0.0, -1.0], [2.0, 1.0]])
+    moments = action_moments(sampled, true, ["steer", "gas"])
+    assert moments == {"actions_sampled_mean_steer": 4.0, "actions_sampled_mean_gas": 10.0,
+                       "actions_sampled_std_steer": np.sqrt(5.0), "actions_sampled_std_gas": 0.0,
+                       "actions_true_mean_steer": 1.0, "actions_true_mean_gas": 0.0,
+                       "actions_true_std_steer": 1.0, "actions_true_std_gas": 1.0}
+    with pytest.raises(ValueError, match="must have 3 columns"):
+        action_moments(sampled, true, ["steer", "gas", "brake"])
+
+
+class SteerEcho:
+    """A driving test environment: the view (a fixed random texture) slides sideways by 2 px per unit of
+    steering and gets brighter with gas; the state is the sideways position and the step count."""
+
+    action_columns = ("steer", "gas")
+    state_columns = ("x", "steps")
+    action_low, action_high = np.array([-1.0, 0.0]), np.array([1.0, 1.0])
+    fps = 10.0
+
+    def __init__(self, size: int) -> None:
+        self.texture = np.random.default_rng(0).integers(0, 200, (size, size, 3), dtype=np.uint8)
+
+    def _frame(self, gas: float) -> np.ndarray:
+        return np.roll(self.texture, int(round(2 * self.x)), axis=1) + np.uint8(round(50 * gas))
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.x, self.steps = 0.0, 0
+        return self._frame(0.0)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        self.x, self.steps = self.x + action[0], self.steps + 1
+        return self._frame(action[1]), float(action[1]), False
+
+    def state(self) -> np.ndarray:
+        return np.array([self.x, self.steps])
+
+
+SMALL = ["model.encoder.width=8", "model.encoder.out_dim=32", "model.latent.hidden=16", "model.predictor.hidden=16",
+         "objective.hidden=16", "train.batch_size=16", "train.steps=20", "train.log_every=10", "train.threads=1"]
+
+
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(HERE))  # the factory below as test_sim_rollouts:SteerEcho
+        generate_sim(root / "data", f"{Path(__file__).stem}:SteerEcho", episodes=10, frames=16, size=16, hold=2)
+    cfg = load_config("configs/sim/carracing/adassl_v.yaml", [f"data.path={root / 'data'}", *SMALL])
+    return train(cfg, root / "run"), root / "data"
+
+
+def heldout_pair_actions(data: Path, heldout: list[str], context: int, gap: int, stride: int) -> np.ndarray:
+    """(P, A) the action of every held-out pair read straight from gt_action: the action applied between
+    the context's last frame and the target (gap 1), for starts every ``stride`` frames of each held-out video."""
+    store, action = FrameStore(data), open_array(data, "gt_action")
+    rows = []
+    for v, video in enumerate(store.videos):
+        if video["id"] in heldout:
+            frames = store.offsets[v + 1] - store.offsets[v]
+            for start in range(0, frames - context - gap + 1, stride):
+                rows.append(action[store.offsets[v] + start + context - 1])
+    assert gap == 1
+    return np.array(rows, dtype=np.float64)
+
+
+def test_sim_rollouts_report_sampled_actions_and_the_steering_split(sim_run):
+    run, data = sim_run
+    eval_cli.main(["--run", str(run)])
+    rollout_cli.main(["--run", str(run), "--starts", "3", "--samples", "6", "--horizon", "2"])
+    evaluated = json.loads((run / "eval.json").read_text())
+    metrics = json.loads((run / "rollouts" / "metrics.json").read_text())
+    assert read_meta(data)["columns"]["action"] == ["steer", "gas"]
+    true = heldout_pair_actions(data, evaluated["heldout"], context=2, gap=1, stride=2)
+    for i, column in enumerate(("steer", "gas")):
+        assert metrics[f"actions_true_mean_{column}"] == pytest.approx(true[:, i].mean(), abs=1e-6)
+        assert metrics[f"actions_true_std_{column}"] == pytest.approx(true[:, i].std(), abs=1e-6)
+        assert metrics[f"actions_sampled_std_{column}"] > 0
+    expected = [np.mean(true[:, 0] < -THIRD), np.mean(np.abs(true[:, 0]) <= THIRD), np.mean(true[:, 0] > THIRD)]
+    got = {kind: [metrics[f"steer_{kind}_{mode}"] for mode in ("left", "straight", "right")] for kind in ("true", "sampled")}
+    np.testing.assert_allclose(got["true"], expected, atol=1e-12)
+    assert sum(got["sampled"]) == pytest.approx(1)
+    assert metrics["steer_gap_pp"] == pytest.approx(100 * np.abs(np.subtract(got["sampled"], got["true"])).max())
+    assert not any(key.startswith("modes_") for key in metrics)  # digit modes are for Moving digits
+    with np.load(run / "rollouts" / "rollouts.npz") as arrays:
+        assert arrays["actions_sampled"].shape == (6, len(true), 2)
+        np.testing.assert_allclose(arrays["actions_true"], true, atol=1e-6)
+    assert (run / "rollouts" / "steer.png").is_file()
