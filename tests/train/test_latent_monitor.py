@@ -52,9 +52,9 @@ def records(steps, active, beta=lambda step: 1.0):
 
 def test_the_watch_waits_for_the_warm_up_and_a_full_stretch_then_warns_once(capsys):
     cfg = SimpleNamespace(latent_collapse_steps=30)
-    watch = LatentCollapseWatch(cfg)
-    # β rises until step 50; r is dead from step 20 on, alive once at step 90
-    log = records(range(10, 201, 10), lambda s: s < 20 or s == 90, beta=lambda s: min(s, 50) / 50)
+    watch = LatentCollapseWatch(cfg, warmup_steps=60)
+    # β rises until step 60; r is dead from step 20 on, alive once at step 90
+    log = records(range(10, 201, 10), lambda s: s < 20 or s == 90, beta=lambda s: min(s, 60) / 60)
     checked = [watch.check(r) for r in log]
     assert [r["step"] for r in checked if WARNING_KEY in r] == [130]  # stretch 100 … 130
     message = next(r[WARNING_KEY] for r in checked if WARNING_KEY in r)
@@ -62,8 +62,16 @@ def test_the_watch_waits_for_the_warm_up_and_a_full_stretch_then_warns_once(caps
     assert "model.latent.free_bits" in message
     assert capsys.readouterr().out.count("warning: step 130: latent collapse") == 1
 
-    resumed = LatentCollapseWatch(cfg, checked[:14])  # a resume after step 140 does not warn again
+    resumed = LatentCollapseWatch(cfg, checked[:14], warmup_steps=60)  # a resume after step 140 does not warn again
     assert not any(WARNING_KEY in resumed.check(r) for r in records(range(150, 400, 10), lambda s: False))
+
+
+def test_a_latent_dead_from_the_start_is_named_at_the_end_of_a_short_run():
+    """400 steps, β warm-up 300, logged every 50: the stretch counts from step 300, the last step of
+    the warm-up's ramp included, so a 100-step watch fires at the run's last record."""
+    watch = LatentCollapseWatch(SimpleNamespace(latent_collapse_steps=100), warmup_steps=300)
+    log = records(range(50, 401, 50), lambda s: False, beta=lambda s: min(s, 300) / 300)
+    assert [r["step"] for r in map(watch.check, log) if WARNING_KEY in r] == [400]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ gaussian and mixture) or the fraction of pairs whose mask is on (``on_dim0`` …
 
 r has collapsed when no dimension is active: the posterior equals the prior, the predictor gets
 nothing from the target, and the model is a plain SSL model whatever its config says. Counting
-starts once β has stopped rising (the KL warm-up is over); when a collapsed stretch has lasted
+starts once the KL warm-up (``model.latent.beta_warmup_steps``) is over; when a collapsed stretch has lasted
 ``train.latent_collapse_steps`` steps, the warning names the numbers and the knobs that revive r,
 is printed, and is stored in that record as ``latent_collapse_warning`` — once per run.
 """
@@ -52,23 +52,20 @@ class LatentCollapseWatch:
     """Follows the training records; :meth:`check` adds the warning to the record where it fires.
 
     ``history``: the records already in a resumed run's log, replayed so that the stretch and the
-    once-only rule carry over a resume.
+    once-only rule carry over a resume; ``warmup_steps``: β's warm-up, during which nothing is counted.
     """
 
-    def __init__(self, train_cfg, history: list[dict] = ()) -> None:
+    def __init__(self, train_cfg, history: list[dict] = (), warmup_steps: int = 0) -> None:
         self.steps = train_cfg.latent_collapse_steps
+        self.warmup_steps = warmup_steps
         self.warned = any(WARNING_KEY in record for record in history)
         self.since: int | None = None  # first step of the current collapsed stretch
-        self.beta: float | None = None
         for record in history:
             self._follow(record)
 
     def _follow(self, record: dict) -> bool:
         """Update the stretch with ``record``; True when it has lasted ``latent_collapse_steps``."""
-        beta, previous = record.get("beta"), self.beta
-        self.beta = beta
-        warming = previous is None or beta is None or beta > previous
-        if warming or record.get("active_dims", 1) > 0:
+        if record["step"] < self.warmup_steps or record.get("active_dims", 1) > 0:
             self.since = None
             return False
         if self.since is None:

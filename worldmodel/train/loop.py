@@ -238,7 +238,7 @@ def _train(accelerator: Accelerator, cfg: Config, run_dir: Path, resume: bool, s
                                getattr(dataset, "video", None), cfg.data.pairs_per_video)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=passthrough_collate,
                         num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
-    log = MetricsLog(run_dir, cfg.train, start, cfg.name, flat_config(cfg)) if main else None
+    log = MetricsLog(run_dir, cfg.train, start, cfg.name, flat_config(cfg), cfg.model.latent.beta_warmup_steps) if main else None
     bar = tqdm(total=cfg.train.steps, initial=start, disable=not main, desc=cfg.name, dynamic_ncols=True,
                mininterval=1.0)
 

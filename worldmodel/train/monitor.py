@@ -32,7 +32,7 @@ class MetricsLog:
     """
 
     def __init__(self, run_dir: Path, train_cfg, start: int = 0, project: str = "worldmodel",
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, beta_warmup_steps: int = 0) -> None:
         path = run_dir / "metrics.jsonl"
         kept = self._records_up_to(path, start)
         tmp = path.with_name(path.name + ".tmp")
@@ -42,7 +42,7 @@ class MetricsLog:
         self.tracker = open_tracker(train_cfg.log_with, run_dir, project, start, params or {})
         self.cfg = train_cfg
         self.warned = any("collapse_warning" in record for record in kept)
-        self.latent_watch = LatentCollapseWatch(train_cfg, kept)
+        self.latent_watch = LatentCollapseWatch(train_cfg, kept, beta_warmup_steps)
 
     @staticmethod
     def _records_up_to(path: Path, start: int) -> list[dict]:
