@@ -13,6 +13,13 @@ import numpy as np  # noqa: E402
 BAR_WIDTH = 0.38  # of one bar in a true-vs-sampled pair
 
 
+def _save(fig, path: Path) -> None:
+    """Lay out, write (120 dpi) and close ``fig``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def fan_plot(path: Path, samples: np.ndarray, deterministic: np.ndarray, truth: np.ndarray, name: str,
              max_starts: int = 6) -> None:
     """Decoded 2-D trajectories (the variable's first two dims) fanning out from each start.
@@ -33,9 +40,7 @@ def fan_plot(path: Path, samples: np.ndarray, deterministic: np.ndarray, truth: 
     axes[0, 0].set_ylabel(f"{name}[1]")
     axes[0, 0].legend(fontsize=7, loc="best")
     fig.suptitle(f"{samples.shape[0]} sampled futures (blue), decoded {name}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def error_plot(path: Path, scores: dict[str, np.ndarray], name: str, samples: int) -> None:
@@ -49,9 +54,7 @@ def error_plot(path: Path, scores: dict[str, np.ndarray], name: str, samples: in
     ax.set_xlabel("rollout step")
     ax.set_ylabel(f"{name} RMS error")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _fraction_bars(ax, split: dict, names: list[str], ylabel: str) -> None:
@@ -76,9 +79,7 @@ def mode_plot(path: Path, modes: dict) -> None:
     right.set_xlabel("digit label")
     right.set_ylabel("x-axis share of changes")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def steer_plot(path: Path, split: dict, sampled: np.ndarray, true: np.ndarray) -> None:
@@ -94,9 +95,7 @@ def steer_plot(path: Path, split: dict, sampled: np.ndarray, true: np.ndarray) -
     right.set_xlabel("steer per step")
     right.set_ylabel("density")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def spread_plot(path: Path, sampled_std: np.ndarray, true_std: np.ndarray) -> None:
@@ -107,6 +106,4 @@ def spread_plot(path: Path, sampled_std: np.ndarray, true_std: np.ndarray) -> No
     ax.plot([0, top], [0, top], "k--", lw=1)
     ax.set_xlabel("true std of z⁺ | z")
     ax.set_ylabel("std of sampled z⁺")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
