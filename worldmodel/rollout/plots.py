@@ -57,12 +57,12 @@ def error_plot(path: Path, scores: dict[str, np.ndarray], name: str, samples: in
     _save(fig, path)
 
 
-def _fraction_bars(ax, split: dict, names: list[str], ylabel: str) -> None:
-    """True and sampled ``*_fractions`` (M,) of a mode split side by side, one group per mode name."""
-    where = np.arange(len(names))
-    ax.bar(where - BAR_WIDTH / 2, split["true_fractions"], BAR_WIDTH, label="true")
-    ax.bar(where + BAR_WIDTH / 2, split["sampled_fractions"], BAR_WIDTH, label="sampled")
-    ax.set_xticks(where, names)
+def _paired_bars(ax, ticks: list, true: np.ndarray, sampled: np.ndarray, ylabel: str) -> None:
+    """True and sampled values (M,) side by side, one pair of bars per tick label."""
+    where = np.arange(len(ticks))
+    ax.bar(where - BAR_WIDTH / 2, true, BAR_WIDTH, label="true")
+    ax.bar(where + BAR_WIDTH / 2, sampled, BAR_WIDTH, label="sampled")
+    ax.set_xticks(where, ticks)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
 
@@ -70,15 +70,12 @@ def _fraction_bars(ax, split: dict, names: list[str], ylabel: str) -> None:
 def mode_plot(path: Path, modes: dict) -> None:
     """Left: share of no / x-axis / y-axis change, true vs sampled. Right: x share per digit label."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    _fraction_bars(left, modes, ["no change", "x-axis", "y-axis"], "fraction of digit transitions")
+    _paired_bars(left, ["no change", "x-axis", "y-axis"], modes["true_fractions"], modes["sampled_fractions"],
+                 "fraction of digit transitions")
     labels = np.arange(10)
-    right.bar(labels - BAR_WIDTH / 2, modes["x_share_true"], BAR_WIDTH, label="true")
-    right.bar(labels + BAR_WIDTH / 2, modes["x_share_sampled"], BAR_WIDTH, label="sampled")
     right.plot(labels, 0.1 + 0.8 * labels / 9, "k--", lw=1, label="generator π(l)")
-    right.set_xticks(labels)
+    _paired_bars(right, list(labels), modes["x_share_true"], modes["x_share_sampled"], "x-axis share of changes")
     right.set_xlabel("digit label")
-    right.set_ylabel("x-axis share of changes")
-    right.legend(fontsize=8)
     _save(fig, path)
 
 
@@ -86,7 +83,8 @@ def steer_plot(path: Path, split: dict, sampled: np.ndarray, true: np.ndarray) -
     """Left: share of left / straight / right steering, true vs sampled. Right: histograms of the
     sampled (N, B) and true (B,) steering, with the split's thresholds."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    _fraction_bars(left, split, ["left", "straight", "right"], "fraction of transitions")
+    _paired_bars(left, ["left", "straight", "right"], split["true_fractions"], split["sampled_fractions"],
+                 "fraction of transitions")
     bins = np.linspace(min(sampled.min(), true.min()), max(sampled.max(), true.max()), 31)
     right.hist(true.ravel(), bins, density=True, alpha=0.6, label="true")
     right.hist(sampled.ravel(), bins, density=True, alpha=0.6, label="sampled")
