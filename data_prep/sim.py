@@ -24,6 +24,12 @@ Environments (``ENVS``; gymnasium, from ``pip install -e ".[sim]"``):
 - ``Reacher-v5``: a two-joint arm seen from above (MuJoCo, rendered headless with
   ``MUJOCO_GL=egl`` unless set, no anti-aliasing, shadows, reflections or skybox). Action: the two joint torques; state: joint angles
   and velocities, target and fingertip positions.
+- ``Breakout``: Atari Breakout (``ALE/Breakout-v5``, the ROM ships with ale-py), 4 emulator frames per
+  step, sticky actions off (``repeat_action_probability=0``, or the recorded action would not be the one
+  applied). The score rows are cropped: the 160 × 160 playfield (rows 36-195, paddle included) is
+  resized. **Discrete** action (noop, fire, right, left), stored one-hot, so a pair's summed action counts
+  each; state: the paddle's and the ball's position read from the console's RAM. Policy
+  ``random-hold``: a uniformly random action, held ``--hold`` steps (default 1).
 
 ``ENV`` may also be ``package.module:Factory``, a callable ``Factory(size)`` returning an object
 with the interface of :class:`SimEnv` (e.g. a test environment).
@@ -70,7 +76,9 @@ POLICIES = ("random-hold", "biased")
 
 
 class SimEnv(Protocol):
-    """What the recorder needs of an environment; frames are (size, size, 3) uint8."""
+    """What the recorder needs of an environment; frames are (size, size, 3) uint8. An environment with
+    ``discrete = True`` takes one-hot actions over ``action_columns`` (``action_low``/``high`` 0 and 1);
+    without the attribute, actions are continuous in the box."""
 
     action_columns: tuple[str, ...]
     state_columns: tuple[str, ...]
@@ -183,6 +191,45 @@ class Reacher:
         return np.concatenate([data.qpos[:2], data.qvel[:2], data.qpos[2:4], self.env.get_body_com("fingertip")[:2]])
 
 
+class Breakout:
+    """Atari Breakout (``ALE/Breakout-v5``) without sticky actions, the playfield only, one-hot actions."""
+
+    action_columns = ("noop", "fire", "right", "left")
+    state_columns = ("paddle_x", "ball_x", "ball_y")
+    discrete = True
+    PLAYFIELD_ROWS = slice(36, 196)  # of the 210 x 160 screen: below the score and the top wall, down to the paddle
+    RAM = [72, 99, 101]  # paddle x, ball x, ball y (the AtariARI annotation of Breakout's RAM)
+
+    def __init__(self, size: int) -> None:
+        gym = _gymnasium("Breakout")
+        try:
+            import ale_py
+        except ImportError:
+            raise SimExtraMissing(f"environment 'Breakout' needs ale-py, which is not installed: {EXTRA}") from None
+        gym.register_envs(ale_py)
+        self.size = size
+        self.env = gym.make("ALE/Breakout-v5", frameskip=4, repeat_action_probability=0.0).unwrapped
+        meanings = tuple(m.lower() for m in self.env.get_action_meanings())
+        if meanings != self.action_columns:
+            raise RuntimeError(f"Breakout's actions are {meanings}, expected {self.action_columns}")
+        self.action_low, self.action_high = np.zeros(4), np.ones(4)
+        self.fps = float(self.env.metadata["render_fps"]) / 4
+
+    def _frame(self, observation: np.ndarray) -> np.ndarray:
+        return fit_frames(observation[None, self.PLAYFIELD_ROWS], self.size)[0]
+
+    def reset(self, seed: int) -> np.ndarray:
+        observation, _ = self.env.reset(seed=seed)
+        return self._frame(observation)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        observation, reward, terminated, truncated, _ = self.env.step(int(np.argmax(action)))
+        return self._frame(observation), float(reward), bool(terminated or truncated)
+
+    def state(self) -> np.ndarray:
+        return self.env.ale.getRAM()[self.RAM].astype(np.float64)
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     factory: Callable[[int], SimEnv]
@@ -193,6 +240,7 @@ class EnvSpec:
 ENVS = {
     "CarRacing-v3": EnvSpec(CarRacing, hold=5, policy="biased"),
     "Reacher-v5": EnvSpec(Reacher, hold=4, policy="random-hold"),
+    "Breakout": EnvSpec(Breakout, hold=1, policy="random-hold"),
 }
 
 
@@ -209,9 +257,13 @@ def env_factory(env: str) -> Callable[[int], SimEnv]:
         raise ValueError(f"ENV '{env}': cannot load the factory ({err})") from None
 
 
-def sample_action(rng: np.random.Generator, policy: str, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """One action: ``random-hold`` uniform in the box [low, high]; ``biased`` (steer, gas, brake) of
-    CarRacing, mostly driving forward (see the module docstring)."""
+def sample_action(rng: np.random.Generator, policy: str, low: np.ndarray, high: np.ndarray,
+                  discrete: bool = False) -> np.ndarray:
+    """One action: ``random-hold`` uniform in the box [low, high], or for a discrete environment a
+    uniformly drawn one-hot action; ``biased`` (steer, gas, brake) of CarRacing, mostly driving
+    forward (see the module docstring)."""
+    if policy == "random-hold" and discrete:
+        return np.eye(len(low))[rng.integers(len(low))]
     if policy == "random-hold":
         return rng.uniform(low, high)
     if policy == "biased":
@@ -246,7 +298,7 @@ def record_episode(env: SimEnv, episode: int, options: dict[str, Any]) -> tuple[
     total = options["frames"]
     for t in range(total):
         if t % options["hold"] == 0:
-            action = sample_action(rng, options["policy"], env.action_low, env.action_high)
+            action = sample_action(rng, options["policy"], env.action_low, env.action_high, getattr(env, "discrete", False))
         frame, reward, ended = env.step(action)
         actions.append(action)
         rewards.append(reward)
@@ -354,6 +406,7 @@ def generate_sim(
                           failures=_failures(out))
     probe = _cached_env(env, size)  # fail early (a missing extra, a bad factory) before any worker starts
     columns = {"action": list(probe.action_columns), "state": list(probe.state_columns), "reward": ["reward"]}
+    discrete = bool(getattr(probe, "discrete", False))
     parts.mkdir(parents=True, exist_ok=True)
     write_json(parts / "options.json", options)
     for leftover in parts.glob(".*.tmp-*"):
@@ -367,7 +420,7 @@ def generate_sim(
             bar.update(1)
             bar.set_postfix(failed=sum(r["status"] != "ok" for r in done.values()))
     rows = [done[e] for e in range(episodes)]
-    _consolidate(out, rows, options, columns)
+    _consolidate(out, rows, options, columns, discrete)
     summary.ok = sum(row["status"] == "ok" for row in rows)
     summary.frames = sum(row["frames"] for row in rows)
     summary.failures = _failures(out)
@@ -378,8 +431,10 @@ def _failures(out: Path) -> list[tuple[str, str]]:
     return [(row["id"], row["status"].removeprefix("failed: ")) for row in read_manifest(out) if row["status"] != "ok"]
 
 
-def _consolidate(out: Path, rows: list[dict[str, Any]], options: dict[str, Any], columns: dict[str, list[str]]) -> None:
-    """Assemble the store from ``parts/`` in episode order, write manifest and meta, remove ``parts/``."""
+def _consolidate(out: Path, rows: list[dict[str, Any]], options: dict[str, Any], columns: dict[str, list[str]],
+                 discrete: bool) -> None:
+    """Assemble the store from ``parts/`` in episode order, write manifest and meta, remove ``parts/``.
+    meta.json's ``action.discrete`` says whether the action columns are one-hot."""
     ok = [row for row in rows if row["status"] == "ok"]
     if not ok:
         raise DatasetFolderError(f"{out}: no episode succeeded ({rows[0]['status']})")
@@ -405,8 +460,9 @@ def _consolidate(out: Path, rows: list[dict[str, Any]], options: dict[str, Any],
         "state": f"physical state at frame t, columns {columns['state']}",
         "reward": "reward earned by action[t]",
     }
-    action = {"sum_of": "action", "aligned": "after",
-              "description": "sum of the actions applied from the context's last frame up to the target's last frame"}
+    action = {"sum_of": "action", "aligned": "after", "discrete": discrete,
+              "description": "sum of the actions applied from the context's last frame up to the target's last frame"
+                             + ("; one-hot actions, so the sum counts each action" if discrete else "")}
     write_meta(out, FRAMES_KIND, "data_prep.sim", options, ground_truth=ground_truth, action=action, columns=columns)
     shutil.rmtree(parts)
 

@@ -37,8 +37,8 @@ from worldmodel.eval.probes import LinearProbe, fit_ridge_probe, is_categorical
 from worldmodel.eval.progress import stage
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.rollout import plots
-from worldmodel.rollout.futures import (MODES, STEER_MODES, acceleration_modes, action_moments, decode, spread_metrics,
-                                        steering_modes)
+from worldmodel.rollout.futures import (MODES, STEER_MODES, acceleration_modes, action_moments, decode,
+                                        discrete_action_modes, spread_metrics, steering_modes)
 from worldmodel.rollout.starts import future_truth, pick_starts
 
 Metrics = dict[str, float]
@@ -152,7 +152,8 @@ class FramesTask(Task):
         shared, action_probes = shared_metrics(train, test, [f"gt_{name}" for name in probes], train["video"])
         if "action" in train:  # per action dimension, inverse dynamics, few labels, state columns
             with stage("latent-action metrics"):
-                shared |= action_metrics(train, test, train["video"], datasets["train"].store.meta.get("columns"))
+                meta = datasets["train"].store.meta
+                shared |= action_metrics(train, test, train["video"], meta.get("columns"), meta.get("action", {}).get("discrete", False))
         return metrics | shared, probes | action_probes
 
     def starts(self, data_cfg, horizon: int, count: int, rng: np.random.Generator) -> Starts:
@@ -197,11 +198,17 @@ def digit_modes(sampled: np.ndarray, pairs: dict, dataset, arrays: dict, out: Pa
 def simulator_actions(sampled: np.ndarray, pairs: dict, dataset, arrays: dict, out: Path) -> Metrics:
     """Simulators: :func:`action_moments` of the sampled actions (N, B, A) against the pairs' per
     column of meta.json ``columns.action``; with a ``steer`` column, :func:`steering_modes` of the
-    steering per step (the pair's sum over its gap, divided by the gap) (``steer_*``, ``steer.png``)."""
+    steering per step (the pair's sum over its gap, divided by the gap) (``steer_*``, ``steer.png``);
+    with discrete actions, :func:`discrete_action_modes` (``action_class_*``, ``action_classes.png``)."""
     columns = dataset.store.meta["columns"]["action"]
     true = pairs["action"]
     arrays |= {"actions_sampled": sampled, "actions_true": true}
     metrics = action_moments(sampled, true, columns)
+    if dataset.store.meta["action"].get("discrete", False):
+        split = discrete_action_modes(sampled, true)
+        arrays |= {f"action_class_{key}": np.asarray(value) for key, value in split.items()}
+        plots.action_class_plot(out / "action_classes.png", split, columns)
+        metrics |= _split_metrics("action_class", split, tuple(columns))
     if "steer" in columns:
         column = columns.index("steer")
         steer_sampled, steer_true = sampled[..., column] / dataset.gap, true[:, column] / dataset.gap

@@ -70,6 +70,34 @@ class EndingEcho(ActionEcho):
         return frame, reward, self.seed % 3 == 0 and self.steps == 4
 
 
+class ClassEcho:
+    """A test environment with discrete actions: pixel (0, 0) shows 50 · (index + 1) of the one-hot action
+    that led to the frame (0 after the reset); the state counts each action taken."""
+
+    action_columns = ("noop", "left", "right")
+    state_columns = ("noops", "lefts", "rights")
+    action_low, action_high = np.zeros(3), np.ones(3)
+    discrete = True
+    fps = 10.0
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.counts = np.zeros(3)
+        return np.zeros((self.size, self.size, 3), np.uint8)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        assert action.shape == (3,) and action.sum() == 1 and set(action) <= {0.0, 1.0}
+        self.counts = self.counts + action
+        frame = np.zeros((self.size, self.size, 3), np.uint8)
+        frame[0, 0] = 50 * (np.argmax(action) + 1)
+        return frame, 0.0, False
+
+    def state(self) -> np.ndarray:
+        return self.counts.copy()
+
+
 def echo(name: str = "ActionEcho") -> str:
     return f"test_sim:{name}"
 
@@ -108,6 +136,21 @@ def test_pairs_get_the_actions_between_the_context_and_target_frames(tmp_path, g
     shown = sum(decode(frames[last + j]) for j in range(1, gap + 1))
     np.testing.assert_allclose(batch["action"].numpy(), shown, atol=gap * 0.5 / 127.5)
     assert np.abs(batch["action"].numpy()).mean() > 0.1 * gap
+
+
+def test_discrete_actions_are_one_hot_uniform_and_aligned(tmp_path):
+    generate_sim(tmp_path / "d", echo("ClassEcho"), episodes=20, frames=30, size=4, hold=1)
+    action, state = open_array(tmp_path / "d", "gt_action"), open_array(tmp_path / "d", "gt_state")
+    frames, offsets = FrameStore(tmp_path / "d").frames, FrameStore(tmp_path / "d").offsets
+    assert set(np.unique(action)) == {0.0, 1.0} and np.all(action.sum(1) == 1)
+    np.testing.assert_allclose(action.mean(0), [1 / 3] * 3, atol=0.04)  # a uniformly drawn class each step
+    for v in range(20):
+        a, b = offsets[v], offsets[v + 1]
+        np.testing.assert_array_equal(frames[a + 1 : b, 0, 0, 0] // 50 - 1, np.argmax(action[a : b - 1], 1))
+        np.testing.assert_array_equal(np.diff(state[a:b], axis=0), action[a : b - 1])
+    assert read_meta(tmp_path / "d")["action"]["discrete"] is True
+    generate_sim(tmp_path / "c", echo(), episodes=2, frames=4, size=8)
+    assert read_meta(tmp_path / "c")["action"]["discrete"] is False
 
 
 def test_same_seed_gives_identical_folders_with_1_and_2_workers(tmp_path):
@@ -184,3 +227,20 @@ def test_gymnasium_environments(tmp_path, env, columns):
     else:
         reach = np.hypot(state[:, 6], state[:, 7])
         assert np.all(np.abs(reach) < 0.22) and np.abs(np.diff(state[:12, 0])).max() > 1e-3
+
+
+def test_breakout_moves_the_paddle_the_way_the_action_says(tmp_path):
+    pytest.importorskip("ale_py")
+    generate_sim(tmp_path / "d", "Breakout", episodes=6, frames=40, size=64)
+    action, state = open_array(tmp_path / "d", "gt_action"), open_array(tmp_path / "d", "gt_state")
+    frames, offsets = FrameStore(tmp_path / "d").frames, FrameStore(tmp_path / "d").offsets
+    assert frames.shape == (240, 64, 64, 3) and np.all(action.sum(1) == 1)
+    assert read_meta(tmp_path / "d")["columns"]["action"] == ["noop", "fire", "right", "left"]
+    same_episode = np.ones(len(action) - 1, bool)
+    same_episode[offsets[1:-1] - 1] = False
+    move = np.diff(state[:, 0])[same_episode]  # paddle x from frame t to t + 1
+    chosen = np.argmax(action[:-1], 1)[same_episode]
+    assert move[chosen == 2].mean() > 3 and move[chosen == 3].mean() < -3  # right and left move the paddle
+    assert abs(move[chosen == 0].mean()) < 3
+    paddle = frames[:, 60:64, :, 0].astype(int).sum((1, 2))  # the paddle (red) is in the bottom rows: no score cropped away
+    assert np.all(paddle > 0)

@@ -39,3 +39,31 @@ def test_no_latent_gives_only_inverse_dynamics_and_unnamed_columns():
         del split["gt_state"]
     m = action_metrics(train, test, train["video"])
     assert set(m) == {"r2_action_inverse_dynamics", "r2_action_inverse_dynamics_dim0", "r2_action_inverse_dynamics_dim1"}
+
+
+def class_readouts(rng: np.random.Generator, videos: int, r_informative: bool) -> dict[str, np.ndarray]:
+    """Pairs of a process with 4 discrete actions (one-hot, uniformly drawn) whose class moves the
+    embedding by its own offset; r holds the class's offset plus noise, or noise alone."""
+    n = videos * 50
+    label = rng.integers(4, size=n)
+    action = np.eye(4)[label]
+    offsets = np.random.default_rng(99).normal(size=(4, 6)) * 2  # the same in every split
+    embedding = rng.normal(size=(n, 6))
+    signal = offsets[label, :2] if r_informative else np.zeros((n, 2))
+    return {"embedding": embedding, "embedding_next": embedding + offsets[label], "action": action,
+            "r": signal + 0.3 * rng.normal(size=(n, 2)), "video": np.repeat(np.arange(videos), 50)}
+
+
+def test_discrete_actions_are_scored_as_classes():
+    rng = np.random.default_rng(2)
+    train, test = class_readouts(rng, 30, True), class_readouts(rng, 8, True)
+    m = action_metrics(train, test, train["video"], {"action": ["noop", "fire", "right", "left"]}, discrete=True)
+    assert 0.2 < m["accuracy_action_majority"] < 0.32  # the share of the most common train class among the test pairs
+    assert m["accuracy_action_inverse_dynamics"] > 0.97 and m["accuracy_action_from_r"] > 0.9
+    assert m["accuracy_action_from_r_10pct"] > 0.85 and m["few_label_accuracy_ratio_10pct"] > 0.9
+    assert m["accuracy_action_from_r_1pct"] <= m["accuracy_action_from_r"] + 0.02
+    assert m["r2_action_inverse_dynamics_noop"] > 0.9  # the per-column R² of the one-hot columns stays
+    noise = action_metrics(*(class_readouts(rng, v, False) for v in (30, 8)), np.repeat(np.arange(30), 50), discrete=True)
+    assert noise["accuracy_action_from_r"] < noise["accuracy_action_majority"] + 0.05
+    assert "few_label_accuracy_ratio_10pct" not in noise  # no ratio of two chance-level scores
+    assert not any(key.startswith("accuracy") for key in action_metrics(train, test, train["video"]))

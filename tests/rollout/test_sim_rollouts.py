@@ -14,7 +14,7 @@ import rollout as rollout_cli
 from data_prep.sim import generate_sim
 from worldmodel.config import load_config
 from worldmodel.data.store import FrameStore, open_array, read_meta
-from worldmodel.rollout.futures import action_moments, classify_steer, steering_modes
+from worldmodel.rollout.futures import action_moments, classify_steer, discrete_action_modes, steering_modes
 from worldmodel.train.loop import train
 
 HERE = Path(__file__).resolve().parent
@@ -41,6 +41,15 @@ def test_uniform_steering_splits_in_thirds():
     split = steering_modes(steer[None], steer)
     np.testing.assert_allclose(split["true_fractions"], [THIRD] * 3, atol=0.01)
     assert split["gap_pp"] == 0
+
+
+def test_discrete_action_modes_count_each_pairs_most_applied_action():
+    true = np.array([[1.0, 0, 0], [0, 0, 1], [0, 2, 1], [0, 0, 1]])  # classes 0, 2, 1 (2 of 3 steps), 2
+    sampled = np.array([[[0.9, 0.1, 0.0]] * 4, [[0.1, 0.2, 0.3]] * 4])  # class 0 for every pair, then class 2
+    split = discrete_action_modes(sampled, true)
+    np.testing.assert_array_equal(split["true_fractions"], [0.25, 0.25, 0.5])
+    np.testing.assert_array_equal(split["sampled_fractions"], [0.5, 0.0, 0.5])
+    assert split["gap_pp"] == 25.0
 
 
 def test_action_moments_per_column():
@@ -132,3 +141,50 @@ def test_sim_rollouts_report_sampled_actions_and_the_steering_split(sim_run):
         assert arrays["actions_sampled"].shape == (6, len(true), 2)
         np.testing.assert_allclose(arrays["actions_true"], true, atol=1e-6)
     assert (run / "rollouts" / "steer.png").is_file()
+
+
+class PaddleEcho:
+    """A discrete test environment: a bright 2 px paddle on the bottom row moves 2 px left or right or
+    stays (one-hot actions stay / left / right); the state is its position."""
+
+    action_columns = ("stay", "left", "right")
+    state_columns = ("x",)
+    action_low, action_high = np.zeros(3), np.ones(3)
+    discrete = True
+    fps = 10.0
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def _frame(self) -> np.ndarray:
+        frame = np.zeros((self.size, self.size, 3), np.uint8)
+        frame[-2:, self.x : self.x + 2] = 255
+        return frame
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.x = self.size // 2
+        return self._frame()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        self.x = int(np.clip(self.x + 2 * [0, -1, 1][int(np.argmax(action))], 0, self.size - 2))
+        return self._frame(), 0.0, False
+
+    def state(self) -> np.ndarray:
+        return np.array([float(self.x)])
+
+
+def test_discrete_sim_runs_report_accuracy_and_the_action_class_split(tmp_path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(HERE))
+        generate_sim(tmp_path / "data", f"{Path(__file__).stem}:PaddleEcho", episodes=10, frames=16, size=16)
+    cfg = load_config("configs/sim/breakout/adassl_v.yaml", [f"data.path={tmp_path / 'data'}", *SMALL])
+    run = train(cfg, tmp_path / "run")
+    eval_cli.main(["--run", str(run)])
+    rollout_cli.main(["--run", str(run), "--starts", "3", "--samples", "6", "--horizon", "2"])
+    evaluated = json.loads((run / "eval.json").read_text())
+    assert 0.2 < evaluated["accuracy_action_majority"] < 0.6 and 0 <= evaluated["accuracy_action_from_r"] <= 1
+    metrics = json.loads((run / "rollouts" / "metrics.json").read_text())
+    true = [metrics[f"action_class_true_{c}"] for c in PaddleEcho.action_columns]
+    assert sum(true) == pytest.approx(1) and min(true) > 0.1  # a uniformly drawn class each step
+    assert sum(metrics[f"action_class_sampled_{c}"] for c in PaddleEcho.action_columns) == pytest.approx(1)
+    assert (run / "rollouts" / "action_classes.png").is_file() and "steer_gap_pp" not in metrics

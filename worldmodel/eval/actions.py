@@ -12,6 +12,15 @@ videos (cross-validation folds grouped by video) and scored (R²) on the held-ou
   when the full probe has no skill (R² ≤ 0), where it would mean nothing;
 - ``r2_state_<column>``: f(x) → each column of the per-frame ``state`` array.
 
+Discrete actions (meta.json ``action.discrete``: one-hot columns, e.g. Atari) are also scored as
+classes, a pair's class being its most applied action (the argmax of its summed one-hots), by
+multinomial logistic probes (:func:`~worldmodel.eval.probes.classifier_accuracy`):
+``accuracy_action_from_r``, ``accuracy_action_inverse_dynamics``, ``accuracy_action_from_r_<p>pct``
+and ``accuracy_action_majority`` (the test share of the train split's most common class: what a probe
+with no skill scores); ``few_label_accuracy_ratio_<p>pct`` is the few-label probe's accuracy above that
+share over the full probe's, left out when the full probe is less than ``MIN_EXCESS_ACCURACY`` (5 points)
+above it, where the ratio of two small excesses would be noise.
+
 Column names come from the dataset's ``meta.json`` (``columns``); without them, ``dim<i>``.
 """
 
@@ -22,9 +31,10 @@ from typing import Mapping, Sequence
 import numpy as np
 from sklearn.metrics import r2_score
 
-from worldmodel.eval.probes import fit_ridge_probe
+from worldmodel.eval.probes import classifier_accuracy, fit_ridge_probe
 
 FEW_LABEL_FRACTIONS = (0.01, 0.1)
+MIN_EXCESS_ACCURACY = 0.05
 
 
 def _names(columns: Sequence[str] | None, count: int) -> list[str]:
@@ -36,25 +46,58 @@ def _per_column(prefix: str, names: list[str], truth: np.ndarray, predicted: np.
     return {f"{prefix}_{name}": float(score) for name, score in zip(names, scores)}
 
 
-def _fit_subset(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, fraction: float, seed: int = 0):
-    """A ridge probe fitted on round(fraction · N) (at least 10) random rows."""
-    rows = np.random.default_rng(seed).permutation(len(features))[: max(10, round(fraction * len(features)))]
-    subset_groups = groups[rows] if len(np.unique(groups[rows])) >= 2 else None
+def _subset(count: int, groups: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """round(fraction · count) (at least 10) seeded random rows and their groups (None if one group)."""
+    rows = np.random.default_rng(seed).permutation(count)[: max(10, round(fraction * count))]
+    return rows, groups[rows] if len(np.unique(groups[rows])) >= 2 else None
+
+
+def _fit_subset(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, fraction: float):
+    """A ridge probe fitted on :func:`_subset` rows."""
+    rows, subset_groups = _subset(len(features), groups, fraction)
     return fit_ridge_probe(features[rows], targets[rows], subset_groups)
 
 
+def _pair(split: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, 2D) [f(x), f(x⁺)]: the inverse-dynamics probe's input."""
+    return np.concatenate([split["embedding"], split["embedding_next"]], axis=1)
+
+
+def discrete_action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray],
+                            groups: np.ndarray) -> dict[str, float]:
+    """The ``accuracy_*`` metrics above for one-hot ``action`` (N, A) readouts (see :func:`action_metrics`)."""
+    label = lambda split: np.argmax(split["action"], axis=1)  # noqa: E731
+    y, y_test = label(train), label(test)
+    majority = float(np.mean(y_test == np.bincount(y).argmax()))
+
+    def accuracy(x: np.ndarray, x_test: np.ndarray, rows=slice(None), row_groups: np.ndarray | None = groups) -> float:
+        return classifier_accuracy(x[rows], y[rows], x_test, y_test, row_groups)[1]
+
+    metrics = {"accuracy_action_majority": majority,
+               "accuracy_action_inverse_dynamics": accuracy(_pair(train), _pair(test))}
+    if train["r"].shape[1]:
+        full = metrics["accuracy_action_from_r"] = accuracy(train["r"], test["r"])
+        for fraction in FEW_LABEL_FRACTIONS:
+            tag = f"{fraction * 100:g}pct"
+            rows, subset_groups = _subset(len(y), groups, fraction)
+            few = metrics[f"accuracy_action_from_r_{tag}"] = accuracy(train["r"], test["r"], rows, subset_groups)
+            if full - majority >= MIN_EXCESS_ACCURACY:
+                metrics[f"few_label_accuracy_ratio_{tag}"] = (few - majority) / (full - majority)
+    return metrics
+
+
 def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], groups: np.ndarray,
-                   columns: Mapping[str, Sequence[str]] | None = None) -> dict[str, float]:
+                   columns: Mapping[str, Sequence[str]] | None = None, discrete: bool = False) -> dict[str, float]:
     """The metrics above from :func:`~worldmodel.eval.readouts.encode_pairs` readouts of the train and
     test splits: ``embedding`` (N, D), ``embedding_next`` (N, D), ``r`` (N, R), ``action`` (N, A) and,
     when present, ``gt_state`` (N, S); ``groups`` (N_train,) the video of each train pair;
-    ``columns`` {array name: column names} (the dataset's ``meta.json`` ``columns``)."""
+    ``columns`` {array name: column names} (the dataset's ``meta.json`` ``columns``); ``discrete``:
+    the action columns are one-hot (adds :func:`discrete_action_metrics`)."""
     columns = columns or {}
     action, names = train["action"], _names(columns.get("action"), train["action"].shape[1])
-    pair = lambda split: np.concatenate([split["embedding"], split["embedding_next"]], axis=1)
-    inverse = fit_ridge_probe(pair(train), action, groups)
-    metrics = {"r2_action_inverse_dynamics": inverse.r2(pair(test), test["action"])}
-    metrics |= _per_column("r2_action_inverse_dynamics", names, test["action"], inverse.predict(pair(test)))
+    inverse = fit_ridge_probe(_pair(train), action, groups)
+    metrics = {"r2_action_inverse_dynamics": inverse.r2(_pair(test), test["action"])}
+    metrics |= _per_column("r2_action_inverse_dynamics", names, test["action"], inverse.predict(_pair(test)))
     if train["r"].shape[1]:
         full = fit_ridge_probe(train["r"], action, groups)
         metrics |= _per_column("r2_action_from_r", names, test["action"], full.predict(test["r"]))
@@ -69,4 +112,6 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])
         metrics |= _per_column("r2_state", state_names, test["gt_state"], state.predict(test["embedding"]))
+    if discrete:
+        metrics |= discrete_action_metrics(train, test, groups)
     return metrics

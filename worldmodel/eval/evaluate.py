@@ -39,7 +39,7 @@ prior draws: fitted on r̄, it gives large weights to dimensions that r̄ leaves
 draws fill with noise (unused dimensions, at the prior's scale), and decodes every draw as a large
 action. Then
 ``dci_d``, ``dci_c``, ``dci_i`` (:mod:`worldmodel.eval.dci`) of the embeddings against the regression
-ground truth, and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
+ground truth (when it has 2 columns or more), and on the test split ``centre_norm`` ‖s‖, ``residual_norm`` ρ
 (:mod:`worldmodel.objectives.centre`) and ``embedding_std`` (per-dimension std, averaged).
 Image pairs whose ground truth names which factors were on in each pair (``active_<factor>``), with a
 sparse latent: the mask's precision and recall per factor (:mod:`worldmodel.eval.mask_factors`).

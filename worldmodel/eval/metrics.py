@@ -42,7 +42,8 @@ def ground_truth_probes(train: dict, test: dict, groups: np.ndarray | None) -> t
 
 def shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarray | None) -> tuple[dict, dict]:
     """r2_action_from_{r, embedding, embedding_r} and their probes (when there are r and an action),
-    DCI against the ``factors`` ground-truth keys, and the collapse statistics of the test embeddings."""
+    DCI against the ``factors`` ground-truth keys (when they hold 2 columns or more: disentanglement
+    needs factors to tell apart), and the collapse statistics of the test embeddings."""
     metrics, probes = {}, {}
     if train["r"].shape[1] and "action" in train:
         inputs = {"r": lambda split: split["r"], "embedding": lambda split: split["embedding"],
@@ -54,8 +55,8 @@ def shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarr
                 probe.info |= {"input": name, "target": "action", "r2_test": metrics[f"r2_action_from_{name}"]}
                 probes[f"action_from_{name}"] = probe
     stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
-    if factors:  # footage prepared by `data_prep videos` has no ground truth
-        train_factors = stack(train)
+    train_factors = stack(train) if factors else np.zeros((len(train["embedding"]), 0))  # footage: no ground truth
+    if train_factors.shape[1] >= 2:
         with stage(f"DCI ({train_factors.shape[1]} factor columns)"):
             metrics |= dci_scores(train["embedding"], train_factors, test["embedding"], stack(test), groups)
     stats = CentreStats.of(torch.from_numpy(test["embedding"]))

@@ -173,6 +173,22 @@ def steering_modes(sampled: np.ndarray, true: np.ndarray, threshold: float = STE
             "gap_pp": gap_pp(sampled_fractions, true_fractions)}
 
 
+def discrete_action_modes(sampled: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Split of sampled and true discrete actions across the action classes.
+
+    Args:
+        sampled: (N, B, A) one-hot scores decoded from N prior samples of r per pair; true: (B, A) the
+            pairs' summed one-hot actions. A pair's class is its argmax (its most applied action).
+    Returns arrays ``true_fractions``, ``sampled_fractions`` (A,) and ``gap_pp`` = 100 · max |sampled −
+    true| over the classes.
+    """
+    classes = true.shape[-1]
+    true_fractions = mode_fractions(np.argmax(true, axis=-1), classes)
+    sampled_fractions = mode_fractions(np.argmax(sampled, axis=-1), classes)
+    return {"true_fractions": true_fractions, "sampled_fractions": sampled_fractions,
+            "gap_pp": gap_pp(sampled_fractions, true_fractions)}
+
+
 def action_moments(sampled: np.ndarray, true: np.ndarray, columns: list[str]) -> dict[str, float]:
     """Mean and std per action column of sampled and true actions.
 

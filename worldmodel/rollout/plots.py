@@ -96,6 +96,13 @@ def steer_plot(path: Path, split: dict, sampled: np.ndarray, true: np.ndarray) -
     _save(fig, path)
 
 
+def action_class_plot(path: Path, split: dict, classes: list[str]) -> None:
+    """Share of each discrete action class, true vs sampled."""
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2, 3.5))
+    _paired_bars(ax, classes, split["true_fractions"], split["sampled_fractions"], "fraction of transitions")
+    _save(fig, path)
+
+
 def spread_plot(path: Path, sampled_std: np.ndarray, true_std: np.ndarray) -> None:
     """Per start and dimension: std of the sampled z⁺ against the true conditional std."""
     fig, ax = plt.subplots(figsize=(4, 4))
