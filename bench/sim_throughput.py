@@ -5,8 +5,8 @@
 Needs the sim extra (``pip install -e ".[sim]"``). For each environment, in one run and one process:
 (a) a bare loop over the same gymnasium environment, with the same render settings, that only
 calls ``env.step`` with a random action and takes the picture (``render()`` for MuJoCo, the
-observation for CarRacing, which renders it inside ``step``), ``--episodes`` × ``--frames`` steps
-with a reset per episode; (b) :func:`data_prep.sim.generate_sim` writing the same number of
+observation for CarRacing and Breakout, which render it inside ``step``), ``--episodes`` × ``--frames``
+steps with a reset per episode (and at a game over); (b) :func:`data_prep.sim.generate_sim` writing the same number of
 frames with one worker (policy, cropping, resizing, state, the parts and the final store).
 Prints frames per second of both and the ratio (target ≥ 0.8×). The order alternates over
 ``--repeats`` and the best of each is kept, as the machine's load varies.
@@ -29,14 +29,20 @@ def bare_loop(env_name: str, episodes: int, frames: int, size: int) -> float:
     """Frames per second of reset + step + picture, nothing recorded."""
     adapter = _cached_env(env_name, size)
     env, rng = adapter.env, np.random.default_rng(0)
-    render = env_name != "CarRacing-v3"
+    render = env_name not in ("CarRacing-v3", "Breakout")
+    discrete = getattr(adapter, "discrete", False)
     start = time.perf_counter()
     for episode in range(episodes):
         env.reset(seed=episode)
         for _ in range(frames):
-            env.step(rng.uniform(adapter.action_low, adapter.action_high).astype(np.float32))
+            if discrete:
+                ended = env.step(int(rng.integers(len(adapter.action_columns))))[2]
+            else:
+                ended = env.step(rng.uniform(adapter.action_low, adapter.action_high).astype(np.float32))[2]
             if render:
                 env.render()
+            if ended:
+                env.reset(seed=episode)
     return episodes * frames / (time.perf_counter() - start)
 
 
