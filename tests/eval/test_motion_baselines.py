@@ -8,7 +8,9 @@ import skimage.data
 from data_prep.camera_pan import generate_camera_pan
 from data_prep.render import bilinear_crop
 from worldmodel.config import load_config
-from worldmodel.eval.motion_baselines import global_flow
+from skimage.transform import AffineTransform, warp
+
+from worldmodel.eval.motion_baselines import global_flow, global_motion
 from worldmodel.eval.reference_motion import reference_motion_metrics
 from worldmodel.models import WorldModel
 
@@ -24,6 +26,27 @@ def test_global_flow_recovers_known_camera_shifts_of_a_photograph():
     assert np.abs(flow + SHIFTS).mean() < 0.2
 
 
+def test_global_similarity_recovers_known_rotations_and_zooms_of_a_photograph():
+    """Views of 32 px cut from a photograph, then turned by up to 8 degrees, zoomed by up to 10 % and
+    moved by up to 3 px about their centre: the estimate has slope 1 on each parameter."""
+    scene, rng = skimage.data.astronaut().mean(2) / 255, np.random.default_rng(0)
+    truth, before, after = [], [], []
+    for _ in range(30):
+        angle, log_zoom, move = rng.uniform(-8, 8), rng.uniform(-0.1, 0.1), rng.uniform(-3, 3, 2)
+        row, col = rng.integers(100, 400, 2)
+        view = scene[row - 16 : row + 16, col - 16 : col + 16]
+        turn = AffineTransform(scale=np.exp(log_zoom), rotation=np.radians(angle))
+        moved = warp(scene[row - 48 : row + 48, col - 48 : col + 48],
+                     (AffineTransform(translation=(-47.5, -47.5)) + turn + AffineTransform(translation=47.5 + move)).inverse)
+        before.append(view)
+        after.append(moved[32:64, 32:64])
+        truth.append([*move, np.radians(angle), log_zoom])
+    estimate, truth = global_motion(np.array(before), np.array(after), "similarity"), np.array(truth)
+    for k in range(4):
+        slope, _ = np.polyfit(truth[:, k], estimate[:, k], 1)
+        assert abs(slope - 1) < 0.05 and np.corrcoef(truth[:, k], estimate[:, k])[0, 1] > 0.98, k
+
+
 def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_path):
     data = generate_camera_pan(tmp_path / "pan", videos=10, frames=16, size=64)
     cfg = load_config("configs/video_folder.yaml", [f"data.path={data}", "model.encoder.width=8",
@@ -36,3 +59,6 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     assert min(metrics["r2_flow_to_reference_dx"], metrics["r2_flow_to_reference_dy"]) > 0.8
     assert metrics["r2_reference_motion_to_truth"] > 0.8
     assert max(metrics["r2_r_to_reference_dx"], metrics["r2_r_to_reference_dy"]) < metrics["r2_flow_to_reference_dx"]
+    # a pure pan neither turns nor zooms: the similarity's rotation and zoom stay near 0
+    assert metrics["reference_rotation_std"] < 1.0 and metrics["reference_zoom_std"] < 0.02
+    assert {f"r2_{n}_to_reference_{a}" for n in ("r", "embeddings") for a in ("rotation", "zoom")} <= set(metrics)

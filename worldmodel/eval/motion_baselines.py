@@ -10,72 +10,116 @@ read from the same pairs, so that a low score of r tells failure from unpredicta
 Where ``flow`` predicts the reference and r does not, the motion was there to learn and r did not
 learn it (see the latent-collapse numbers in the same eval.json); where neither does, the
 reference itself is noise on this footage. Metrics: ``r2_<input>_to_reference_<dx|dy>`` (test
-videos; probes fitted on the train videos, folds grouped by video).
+videos; probes fitted on the train videos, folds grouped by video). Footage that turns or zooms (a
+car's camera) is not a translation: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` probe the
+rotation and zoom of a global similarity fitted by the same Lucas–Kanade (:func:`global_motion`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d, spatial_gradient
-from kornia.geometry.transform import translate
 from sklearn.metrics import r2_score
 
 from worldmodel.data import in_order_batches
 from worldmodel.eval.probes import fit_ridge_probe
 
 AXES = ("dx", "dy")
+SIMILARITY_AXES = ("rotation", "zoom")
+
+
+MODELS = {"translation": 2, "similarity": 4}  # parameters: (vx, vy) [, rotation (rad), log zoom]
 
 
 @torch.no_grad()
-def global_flow(before: np.ndarray, after: np.ndarray, iterations: int = 6, sigma: float = 1.5,
-                margin: float = 0.15) -> np.ndarray:
-    """One translation per pair by iterative global Lucas–Kanade: v minimising Σ (after(x + v) − before(x))².
+def global_motion(before: np.ndarray, after: np.ndarray, model: str = "translation", iterations: int = 10,
+                  sigma: float = 1.5, margin: float = 0.15) -> np.ndarray:
+    """One global motion per pair by iterative (Gauss–Newton) Lucas–Kanade: the parameters p minimising
+    Σ (after(W_p(x)) − before(x))², where W_p maps a pixel of ``before`` to where its content is in ``after``.
+
+    Models, with x measured from the frame's centre: ``translation`` W(x) = x + v; ``similarity``
+    W(x) = e^s R(θ) x + v (the linearised update uses ∂W/∂p at p = 0, the warp itself is exact).
 
     Args:
         before, after: (N, H, W) grey frames.
-        iterations: Gauss–Newton steps, each re-sampling ``after`` at x + v (bilinear).
+        model: ``translation`` or ``similarity``.
+        iterations: Gauss–Newton steps, each re-sampling ``after`` at W_p(x) (bilinear).
         sigma: Gaussian blur (pixels) applied first, so that moves of a few pixels stay in the linear range.
-        margin: fraction of each border left out of the sums (where the shifted frame has no pixels).
+        margin: fraction of each border left out of the sums (where the warped frame has no pixels).
 
     Returns:
-        (N, 2) float64 (vx, vy) in pixels, the move of the content: a camera displacement (dx, dy)
-        (the camera-pan convention: content moves by −(dx, dy)) gives v ≈ −(dx, dy).
+        (N, 2) (vx, vy) or (N, 4) (vx, vy, θ, s) float64: the content's move in pixels (a camera
+        displacement (dx, dy), the camera-pan convention, gives v ≈ −(dx, dy)), its rotation θ in radians
+        (clockwise on screen, as image rows grow downwards) and its log scale change s (> 0: the content
+        grows, as when the camera moves in).
     """
+    if model not in MODELS:
+        raise ValueError(f"global motion model {model!r}; expected one of {list(MODELS)}")
     blur = lambda x: gaussian_blur2d(torch.as_tensor(x, dtype=torch.float32)[:, None], (7, 7), (sigma, sigma))
     a, b = blur(before), blur(after)
-    grad = spatial_gradient(a)[:, 0]  # (N, 2, H, W): d/dx, d/dy per pixel (Sobel, normalised)
-    h, w = a.shape[-2:]
-    inner = (slice(None), slice(None), slice(int(margin * h), h - int(margin * h)), slice(int(margin * w), w - int(margin * w)))
-    g = grad[inner].flatten(2)  # (N, 2, P)
-    hessian = g @ g.transpose(1, 2) + 1e-6 * torch.eye(2)  # (N, 2, 2)
-    v = torch.zeros(len(a), 2)
+    n, _, h, w = a.shape
+    ys, xs = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+    inner = (slice(int(margin * h), h - int(margin * h)), slice(int(margin * w), w - int(margin * w)))
+    gx, gy = spatial_gradient(a)[:, 0, :, inner[0], inner[1]].flatten(2).unbind(1)  # (N, P) each: d/dx, d/dy
+    x, y = xs[inner].flatten(), ys[inner].flatten()
+    jacobian = torch.stack([gx, gy, gy * x - gx * y, gx * x + gy * y][: MODELS[model]], dim=-1)  # (N, P, K)
+    hessian = jacobian.transpose(1, 2) @ jacobian + 1e-6 * torch.eye(MODELS[model])  # (N, K, K)
+    p = torch.zeros(n, 4)
     for _ in range(iterations):
-        residual = (translate(b, -v) - a)[inner].flatten(2)  # after(x + v) − before(x), (N, 1, P)
-        v = v - torch.linalg.solve(hessian, (g * residual).sum(-1))
-    return v.double().numpy()
+        zoom, cos, sin = (p[:, 3].exp(), p[:, 2].cos(), p[:, 2].sin())
+        zoom, cos, sin, vx, vy = (v[:, None, None] for v in (zoom, cos, sin, p[:, 0], p[:, 1]))
+        grid = torch.stack([(zoom * (cos * xs - sin * ys) + vx) / ((w - 1) / 2),
+                            (zoom * (sin * xs + cos * ys) + vy) / ((h - 1) / 2)], dim=-1)  # (N, H, W, 2)
+        warped = F.grid_sample(b, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        residual = (warped - a)[:, 0, inner[0], inner[1]].flatten(1)  # after(W(x)) − before(x), (N, P)
+        p[:, : MODELS[model]] -= torch.linalg.solve(hessian, (jacobian * residual[..., None]).sum(1))
+    return p[:, : MODELS[model]].double().numpy()
+
+
+def global_flow(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(N, 2) (vx, vy): the :func:`global_motion` translation, the two-number flow read-out."""
+    return global_motion(before, after, "translation")
 
 
 @torch.no_grad()
 def pair_inputs(model, dataset, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """For every pair of a frame-pair dataset: ``embeddings`` [f(x), f(x⁺)] (N, 2D) and ``flow``
-    (N, 2), the :func:`global_flow` from the last context frame to the last target frame."""
-    parts: dict[str, list[np.ndarray]] = {"embeddings": [], "flow": []}
+    """For every pair of a frame-pair dataset: ``embeddings`` [f(x), f(x⁺)] (N, 2D), ``flow`` (N, 2),
+    the :func:`global_flow` from the last context frame to the last target frame, and
+    ``similarity`` (N, 2), the rotation (degrees) and log zoom of the :func:`global_motion` similarity
+    between the same frames (the reference for rotation and zoom)."""
+    parts: dict[str, list[np.ndarray]] = {"embeddings": [], "flow": [], "similarity": []}
     for batch in in_order_batches(dataset, batch_size):
         both = torch.cat([model.encode(batch["context"]), model.encode(batch["target"])], dim=1)
         parts["embeddings"].append(both.double().numpy())
         grey = lambda clips: clips[:, -1].float().mean(1).numpy()  # (B, H, W) of the last frame
-        parts["flow"].append(global_flow(grey(batch["context"]), grey(batch["target"])))
+        before, after = grey(batch["context"]), grey(batch["target"])
+        parts["flow"].append(global_flow(before, after))
+        rotation, zoom = global_motion(before, after, "similarity")[:, 2:].T
+        parts["similarity"].append(np.stack([np.degrees(rotation), zoom], axis=1))
     return {key: np.concatenate(value) for key, value in parts.items()}
 
 
-def per_axis_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], groups: np.ndarray) -> dict[str, float]:
-    """``r2_<input>_to_reference_<axis>`` for inputs r, embeddings, flow: ridge probes fitted on
-    ``train`` (folds grouped by ``groups``), scored per axis on ``test``; each dict holds the
-    inputs and ``reference`` (N, 2)."""
+def per_axis_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], groups: np.ndarray,
+                     target: str = "reference", axes: tuple[str, ...] = AXES,
+                     inputs: tuple[str, ...] = ("r", "embeddings", "flow")) -> dict[str, float]:
+    """``r2_<input>_to_reference_<axis>`` for each input: ridge probes fitted on ``train`` (folds
+    grouped by ``groups``), scored per axis on ``test``; each dict holds the inputs and ``target``
+    (N, len(axes))."""
     metrics = {}
-    for name in ("r", "embeddings", "flow"):
-        probe = fit_ridge_probe(train[name], train["reference"], groups)
-        scores = r2_score(test["reference"], probe.predict(test[name]), multioutput="raw_values")
-        metrics |= {f"r2_{name}_to_reference_{axis}": float(score) for axis, score in zip(AXES, scores)}
+    for name in inputs:
+        probe = fit_ridge_probe(train[name], train[target], groups)
+        scores = r2_score(test[target], probe.predict(test[name]), multioutput="raw_values")
+        metrics |= {f"r2_{name}_to_reference_{axis}": float(score) for axis, score in zip(axes, scores)}
     return metrics
+
+
+def similarity_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], groups: np.ndarray) -> dict[str, float]:
+    """Rotation and zoom: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` (the :func:`pair_inputs`
+    ``similarity`` as the reference; the two-number flow cannot express them, so it is no baseline here)
+    and ``reference_{rotation,zoom}_std`` on the test pairs (degrees; log zoom), which say whether the
+    footage turns or zooms at all: where it does not, the R² are of noise."""
+    metrics = per_axis_metrics(train, test, groups, "similarity", SIMILARITY_AXES, ("r", "embeddings"))
+    std = test["similarity"].std(axis=0)
+    return metrics | {f"reference_{axis}_std": float(value) for axis, value in zip(SIMILARITY_AXES, std)}

@@ -20,7 +20,9 @@ motion (the store's ``action``), ``r2_reference_motion_to_truth`` (the estimate 
 the truth) and ``r2_r_to_true_motion`` are reported next to it. ``reference_motion.png`` in the
 run folder plots the probe's predictions against the reference on the test pairs. Per axis, with
 two baselines read from the same pairs (:mod:`worldmodel.eval.motion_baselines`):
-``r2_{r,embeddings,flow}_to_reference_{dx,dy}``.
+``r2_{r,embeddings,flow}_to_reference_{dx,dy}``; and the rotation and zoom of a global similarity
+between the same frames: ``r2_{r,embeddings}_to_reference_{rotation,zoom}``,
+``reference_{rotation,zoom}_std``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.motion_baselines import pair_inputs, per_axis_metrics
+from worldmodel.eval.motion_baselines import pair_inputs, per_axis_metrics, similarity_metrics
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.tasks import task_for
@@ -122,7 +124,7 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     probe = fit_ridge_probe(train["r"], train["reference"], train["video"])
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
                "reference_motion_pairs": float(len(test["r"]))}
-    metrics |= per_axis_metrics(train, test, train["video"])
+    metrics |= per_axis_metrics(train, test, train["video"]) | similarity_metrics(train, test, train["video"])
     if "action" in test:
         metrics["r2_reference_motion_to_truth"] = float(r2_score(test["action"], test["reference"]))
         truth_probe = fit_ridge_probe(train["r"], train["action"], train["video"])
