@@ -63,7 +63,21 @@ def test_discrete_actions_are_scored_as_classes():
     assert m["accuracy_action_from_r_10pct"] > 0.85 and m["few_label_accuracy_ratio_10pct"] > 0.9
     assert m["accuracy_action_from_r_1pct"] <= m["accuracy_action_from_r"] + 0.02
     assert m["r2_action_inverse_dynamics_noop"] > 0.9  # the per-column R² of the one-hot columns stays
+    assert m["accuracy_action_from_r_nonlinear"] > 0.85 and m["accuracy_action_inverse_dynamics_nonlinear"] > 0.9
     noise = action_metrics(*(class_readouts(rng, v, False) for v in (30, 8)), np.repeat(np.arange(30), 50), discrete=True)
     assert noise["accuracy_action_from_r"] < noise["accuracy_action_majority"] + 0.05
+    assert noise["accuracy_action_from_r_nonlinear"] < noise["accuracy_action_majority"] + 0.05
     assert "few_label_accuracy_ratio_10pct" not in noise  # no ratio of two chance-level scores
     assert not any(key.startswith("accuracy") for key in action_metrics(train, test, train["video"]))
+
+
+def test_a_latent_that_holds_the_action_nonlinearly_is_read_by_the_tree_probe():
+    """r = ± the class's offset, the sign flipped at random per pair: no linear map reads the class
+    (each class's r is centred on 0), the boosted trees read it from |r|."""
+    rng = np.random.default_rng(3)
+    train, test = class_readouts(rng, 30, True), class_readouts(rng, 8, True)
+    for split in (train, test):
+        split["r"] = split["r"] * rng.choice([-1.0, 1.0], size=(len(split["r"]), 1))
+    m = action_metrics(train, test, train["video"], discrete=True)
+    assert m["accuracy_action_from_r"] < m["accuracy_action_majority"] + 0.1
+    assert m["accuracy_action_from_r_nonlinear"] > 0.8

@@ -19,7 +19,9 @@ multinomial logistic probes (:func:`~worldmodel.eval.probes.classifier_accuracy`
 and ``accuracy_action_majority`` (the test share of the train split's most common class: what a probe
 with no skill scores); ``few_label_accuracy_ratio_<p>pct`` is the few-label probe's accuracy above that
 share over the full probe's, left out when the full probe is less than ``MIN_EXCESS_ACCURACY`` (5 points)
-above it, where the ratio of two small excesses would be noise.
+above it, where the ratio of two small excesses would be noise. ``accuracy_action_{from_r,inverse_dynamics}_nonlinear``:
+the same two read-outs by gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``), for
+a latent that holds the action in a form no linear map reads (e.g. scaled by the context).
 
 Column names come from the dataset's ``meta.json`` (``columns``); without them, ``dim<i>``.
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import r2_score
 
 from worldmodel.eval.probes import classifier_accuracy, fit_ridge_probe
@@ -73,10 +76,15 @@ def discrete_action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, 
     def accuracy(x: np.ndarray, x_test: np.ndarray, rows=slice(None), row_groups: np.ndarray | None = groups) -> float:
         return classifier_accuracy(x[rows], y[rows], x_test, y_test, row_groups)[1]
 
+    def nonlinear(x: np.ndarray, x_test: np.ndarray) -> float:
+        return float(HistGradientBoostingClassifier(random_state=0).fit(x, y).score(x_test, y_test))
+
     metrics = {"accuracy_action_majority": majority,
-               "accuracy_action_inverse_dynamics": accuracy(_pair(train), _pair(test))}
+               "accuracy_action_inverse_dynamics": accuracy(_pair(train), _pair(test)),
+               "accuracy_action_inverse_dynamics_nonlinear": nonlinear(_pair(train), _pair(test))}
     if train["r"].shape[1]:
         full = metrics["accuracy_action_from_r"] = accuracy(train["r"], test["r"])
+        metrics["accuracy_action_from_r_nonlinear"] = nonlinear(train["r"], test["r"])
         for fraction in FEW_LABEL_FRACTIONS:
             tag = f"{fraction * 100:g}pct"
             rows, subset_groups = _subset(len(y), groups, fraction)
