@@ -14,8 +14,10 @@ import rollout as rollout_cli
 from data_prep.sim import generate_sim
 from worldmodel.config import load_config
 from worldmodel.data.store import FrameStore, open_array, read_meta
+from worldmodel.eval.reference_motion import reference_motion_metrics
 from worldmodel.rollout.futures import action_moments, classify_steer, discrete_action_modes, steering_modes
 from worldmodel.train.loop import train
+from worldmodel.train.runs import load_run
 
 HERE = Path(__file__).resolve().parent
 THIRD = 1 / 3
@@ -188,3 +190,13 @@ def test_discrete_sim_runs_report_accuracy_and_the_action_class_split(tmp_path):
     assert sum(true) == pytest.approx(1) and min(true) > 0.1  # a uniformly drawn class each step
     assert sum(metrics[f"action_class_sampled_{c}"] for c in PaddleEcho.action_columns) == pytest.approx(1)
     assert (run / "rollouts" / "action_classes.png").is_file() and "steer_gap_pp" not in metrics
+
+
+def test_reference_motion_on_simulator_episodes_does_not_take_the_action_for_the_camera_move(sim_run, tmp_path):
+    """A simulator's action (here steer, gas) is the agent's, not the camera's displacement: the footage
+    metrics are reported, the comparisons with a true camera move are not."""
+    run, _ = sim_run
+    cfg, model = load_run(run)
+    metrics = reference_motion_metrics(model, cfg.data, tmp_path, "phase", max_pairs=60)
+    assert "r2_reference_motion_to_truth" not in metrics and "r2_r_to_true_motion" not in metrics
+    assert metrics["r2_flow_to_reference_dx"] > 0.5  # the view slides sideways with the steering

@@ -16,7 +16,7 @@ displacement in pixels, the image content moves by −(dx, dy).
 **Metrics** (added to ``eval.json`` by ``eval.py --reference-motion phase``): r is the posterior
 mean of q(r | f(x), f(x⁺)); a ridge probe r → reference motion is fitted on the train videos
 and scored on the test videos: ``r2_r_to_reference_motion``. Where the folder records the true
-motion (the store's ``action``), ``r2_reference_motion_to_truth`` (the estimate itself against
+camera motion (the store's ``action`` is ``camera_motion``, as camera-pan folders), ``r2_reference_motion_to_truth`` (the estimate itself against
 the truth) and ``r2_r_to_true_motion`` are reported next to it. ``reference_motion.png`` in the
 run folder plots the probe's predictions against the reference on the test pairs. Per axis, with
 two baselines read from the same pairs (:mod:`worldmodel.eval.motion_baselines`):
@@ -117,7 +117,9 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     check_reference_motion(model, data_cfg)
     sets = {}
     for split in ("train", "test"):
-        pairs = evenly_spaced(build_dataset(data_cfg, split), max_pairs)
+        dataset = build_dataset(data_cfg, split)
+        camera_motion = (dataset.store.meta.get("action") or {}).get("sum_of") == "camera_motion"
+        pairs = evenly_spaced(dataset, max_pairs)
         sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
         sets[split] |= pair_inputs(model, pairs)  # [f(x), f(x⁺)] and the global flow, for the baselines
     train, test = sets["train"], sets["test"]
@@ -125,7 +127,7 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
                "reference_motion_pairs": float(len(test["r"]))}
     metrics |= per_axis_metrics(train, test, train["video"]) | similarity_metrics(train, test, train["video"])
-    if "action" in test:
+    if camera_motion:  # the store's action is the true camera move (a simulator's is the agent's action)
         metrics["r2_reference_motion_to_truth"] = float(r2_score(test["action"], test["reference"]))
         truth_probe = fit_ridge_probe(train["r"], train["action"], train["video"])
         metrics["r2_r_to_true_motion"] = truth_probe.r2(test["r"], test["action"])
