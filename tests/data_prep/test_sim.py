@@ -201,9 +201,10 @@ def test_other_options_on_an_existing_folder_are_refused_unless_overwritten(tmp_
     assert (tmp_path / "d" / "notes.txt").read_text() == "not ours"
 
 
-def test_a_missing_extra_is_one_line_naming_it(tmp_path):
-    code = ("import sys; sys.modules['gymnasium'] = None; from data_prep.__main__ import main; "
-            f"main(['sim', 'CarRacing-v3', '{tmp_path / 'd'}'])")
+@pytest.mark.parametrize("module,env", [("gymnasium", "CarRacing-v3"), ("ale_py", "Breakout")])
+def test_a_missing_extra_is_one_line_naming_it(tmp_path, module, env):
+    code = (f"import sys; sys.modules['{module}'] = None; from data_prep.__main__ import main; "
+            f"main(['sim', '{env}', '{tmp_path / 'd'}'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0 and 'pip install -e ".[sim]"' in done.stderr, done.stderr
