@@ -153,7 +153,8 @@ class FramesTask(Task):
         if "action" in train:  # per action dimension, inverse dynamics, few labels, state columns
             with stage("latent-action metrics"):
                 meta = datasets["train"].store.meta
-                shared |= action_metrics(train, test, train["video"], meta.get("columns"), meta.get("action", {}).get("discrete", False))
+                discrete = (meta.get("action") or {}).get("discrete", False)
+                shared |= action_metrics(train, test, train["video"], meta.get("columns"), discrete)
         return metrics | shared, probes | action_probes
 
     def starts(self, data_cfg, horizon: int, count: int, rng: np.random.Generator) -> Starts:
