@@ -179,7 +179,8 @@ def test_discrete_sim_runs_report_accuracy_and_the_action_class_split(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(HERE))
         generate_sim(tmp_path / "data", f"{Path(__file__).stem}:PaddleEcho", episodes=10, frames=16, size=16)
-    cfg = load_config("configs/sim/breakout/adassl_v.yaml", [f"data.path={tmp_path / 'data'}", "data.pairs_per_video=1", *SMALL])
+    overrides = [f"data.path={tmp_path / 'data'}", "data.pairs_per_video=1", *SMALL, "model.latent.dim=32"]
+    cfg = load_config("configs/sim/breakout/adassl_v.yaml", overrides)
     run = train(cfg, tmp_path / "run")
     eval_cli.main(["--run", str(run)])
     rollout_cli.main(["--run", str(run), "--starts", "3", "--samples", "6", "--horizon", "2"])
