@@ -213,7 +213,7 @@ class Breakout:
         if meanings != self.action_columns:
             raise RuntimeError(f"Breakout's actions are {meanings}, expected {self.action_columns}")
         self.action_low, self.action_high = np.zeros(4), np.ones(4)
-        self.fps = float(self.env.metadata["render_fps"]) / 4
+        self.fps = 60.0 / 4  # the console draws 60 frames a second; a step is 4 of them
 
     def _frame(self, observation: np.ndarray) -> np.ndarray:
         return fit_frames(observation[None, self.PLAYFIELD_ROWS], self.size)[0]
@@ -407,6 +407,8 @@ def generate_sim(
     probe = _cached_env(env, size)  # fail early (a missing extra, a bad factory) before any worker starts
     columns = {"action": list(probe.action_columns), "state": list(probe.state_columns), "reward": ["reward"]}
     discrete = bool(getattr(probe, "discrete", False))
+    if discrete and policy != "random-hold":
+        raise ValueError(f"policy '{policy}': {env} has discrete actions; only 'random-hold' draws them")
     parts.mkdir(parents=True, exist_ok=True)
     write_json(parts / "options.json", options)
     for leftover in parts.glob(".*.tmp-*"):

@@ -151,6 +151,8 @@ def test_discrete_actions_are_one_hot_uniform_and_aligned(tmp_path):
     assert read_meta(tmp_path / "d")["action"]["discrete"] is True
     generate_sim(tmp_path / "c", echo(), episodes=2, frames=4, size=8)
     assert read_meta(tmp_path / "c")["action"]["discrete"] is False
+    with pytest.raises(ValueError, match="discrete actions"):
+        generate_sim(tmp_path / "b", echo("ClassEcho"), episodes=2, frames=4, size=4, policy="biased")
 
 
 def test_same_seed_gives_identical_folders_with_1_and_2_workers(tmp_path):
