@@ -152,9 +152,9 @@ class FramesTask(Task):
         shared, action_probes = shared_metrics(train, test, [f"gt_{name}" for name in probes], train["video"])
         if "action" in train:  # per action dimension, inverse dynamics, few labels, state columns
             with stage("latent-action metrics"):
-                meta = datasets["train"].store.meta
-                discrete = (meta.get("action") or {}).get("discrete", False)
-                shared |= action_metrics(train, test, train["video"], meta.get("columns"), discrete)
+                store = datasets["train"].store
+                shared |= action_metrics(train, test, train["video"], store.meta.get("columns"),
+                                         store.action.get("discrete", False))
         return metrics | shared, probes | action_probes
 
     def starts(self, data_cfg, horizon: int, count: int, rng: np.random.Generator) -> Starts:
@@ -205,7 +205,7 @@ def simulator_actions(sampled: np.ndarray, pairs: dict, dataset, arrays: dict, o
     true = pairs["action"]
     arrays |= {"actions_sampled": sampled, "actions_true": true}
     metrics = action_moments(sampled, true, columns)
-    if dataset.store.meta["action"].get("discrete", False):
+    if dataset.store.action.get("discrete", False):
         split = discrete_action_modes(sampled, true)
         arrays |= {f"action_class_{key}": np.asarray(value) for key, value in split.items()}
         plots.action_class_plot(out / "action_classes.png", split, columns)

@@ -135,7 +135,7 @@ class FramePairs(BatchedDataset):
         self.video, self.start = segment_video[local], segment_begin[local] + start
         self.first = self.store.offsets[self.video] + self.start  # global index of the first context frame
         self._action = self._action_cumsum()
-        self._action_from = 0 if (self.store.meta.get("action") or {}).get("aligned") == "after" else 1
+        self._action_from = 0 if self.store.action.get("aligned") == "after" else 1
 
     def _segments(self, split: str, test_fraction: float, seed: int, split_by: str, test_videos: list[str],
                   time_block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,7 +161,7 @@ class FramePairs(BatchedDataset):
 
     def _action_cumsum(self) -> np.ndarray | None:
         """(N + 1, A) float64 running sum of the action's source array, or None."""
-        spec = self.store.meta.get("action")
+        spec = self.store.action
         if not spec:
             return None
         source = self.store.ground_truth.get(spec["sum_of"])

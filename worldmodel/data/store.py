@@ -205,13 +205,15 @@ class FrameStore:
     frame read, resident).
 
     ``kind`` is the dataset kind expected in ``meta.json`` (image-pair folders hold their images
-    as a store of one-frame videos). Attributes: ``meta`` (dict), ``videos`` (manifest rows of
+    as a store of one-frame videos). Attributes: ``meta`` (dict), ``action`` (meta.json's ``action``:
+    how a pair's action is derived, whether it is discrete; {} without one), ``videos`` (manifest rows of
     the stored videos, in order), ``offsets`` (V + 1,) int64, ``ground_truth`` {name: (N, ...)}.
     """
 
     def __init__(self, folder: str | os.PathLike, kind: str = FRAMES_KIND) -> None:
         self.folder = Path(folder)
         self.meta = read_meta(folder, kind=kind)
+        self.action = self.meta.get("action") or {}
         self.videos = [row for row in read_manifest(folder) if row["status"] == "ok"]
         self.offsets = open_array(folder, "offsets", mmap=False).astype(np.int64)
         self.ground_truth = {name: open_array(folder, f"gt_{name}") for name in self.meta.get("ground_truth", {})}

@@ -55,8 +55,7 @@ def shared_metrics(train: dict, test: dict, factors: list[str], groups: np.ndarr
                 probe.info |= {"input": name, "target": "action", "r2_test": metrics[f"r2_action_from_{name}"]}
                 probes[f"action_from_{name}"] = probe
     stack = lambda split: np.concatenate([split[key] for key in factors], axis=1)
-    train_factors = stack(train) if factors else np.zeros((len(train["embedding"]), 0))  # footage: no ground truth
-    if train_factors.shape[1] >= 2:
+    if factors and (train_factors := stack(train)).shape[1] >= 2:  # footage has no ground truth
         with stage(f"DCI ({train_factors.shape[1]} factor columns)"):
             metrics |= dci_scores(train["embedding"], train_factors, test["embedding"], stack(test), groups)
     stats = CentreStats.of(torch.from_numpy(test["embedding"]))

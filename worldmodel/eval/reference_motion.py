@@ -118,7 +118,7 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     sets = {}
     for split in ("train", "test"):
         dataset = build_dataset(data_cfg, split)
-        camera_motion = (dataset.store.meta.get("action") or {}).get("sum_of") == "camera_motion"
+        camera_motion = dataset.store.action.get("sum_of") == "camera_motion"
         pairs = evenly_spaced(dataset, max_pairs)
         sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
         sets[split] |= pair_inputs(model, pairs)  # [f(x), f(x⁺)] and the global flow, for the baselines
