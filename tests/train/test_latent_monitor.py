@@ -1,6 +1,7 @@
 """The latent-collapse watch: per-dimension usage of r in every forward pass, one warning when r dies."""
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -8,8 +9,9 @@ import torch
 
 from data_prep.numerical import generate_numerical
 from worldmodel.config import load_config
-from worldmodel.eval.latent_usage import latent_usage_metrics
-from worldmodel.models.latents import ACTIVE_USAGE, GaussianLatent, free_bits_reg, usage_stats
+from worldmodel.eval.latent_usage import latent_usage_metrics, unused_latent_warning
+from worldmodel.models.latents import (ACTIVE_USAGE, GaussianLatent, MixtureLatent, SparseLatent, free_bits_reg,
+                                       gaussian_kl, mixture_kl_approx, usage_stats)
 from worldmodel.train.latent_monitor import WARNING_KEY, LatentCollapseWatch
 from worldmodel.train.loop import train
 from worldmodel.train.runs import load_run
@@ -43,6 +45,57 @@ def test_a_gaussian_posterior_equal_to_its_prior_has_no_active_dimension():
     stats = latent.infer(torch.randn(64, 3), torch.randn(64, 3)).stats
     assert stats["kl"].item() == pytest.approx(0.0, abs=1e-6)
     assert stats["active_dims"].item() == 0 and stats["r_spread"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_mixture_kl_approximation_is_exact_for_coinciding_components_and_close_for_separated_ones():
+    torch.manual_seed(0)
+    mu_q, sigma_q = torch.tensor([[0.3]]), torch.tensor([[0.7]])
+    same = mixture_kl_approx(mu_q, sigma_q, torch.log(torch.tensor([[0.25, 0.75]])), torch.zeros(1, 2, 1),
+                             torch.ones(1, 2, 1))
+    assert same.item() == pytest.approx(gaussian_kl(mu_q, sigma_q, torch.zeros(1), torch.ones(1)).item(), rel=1e-6)
+    # q sits on one of two far-apart modes of weight 1/2: KL ≈ log 2, and a 200k-sample Monte Carlo agrees
+    log_w, mu_p, sigma_p = torch.log(torch.tensor([[0.5, 0.5]])), torch.tensor([[[0.0], [8.0]]]), torch.ones(1, 2, 1)
+    approx = mixture_kl_approx(torch.zeros(1, 1), torch.ones(1, 1), log_w, mu_p, sigma_p).item()
+    r = torch.randn(200_000, 1)
+    log_p = torch.logsumexp(log_w + torch.distributions.Normal(mu_p[0, :, 0], 1.0).log_prob(r), dim=-1)
+    monte_carlo = (torch.distributions.Normal(0.0, 1.0).log_prob(r[:, 0]) - log_p).mean().item()
+    assert approx == pytest.approx(math.log(2), rel=0.01) and monte_carlo == pytest.approx(approx, abs=0.01)
+
+
+def nearly_dead(latent, batches=40, batch=64):
+    """active_dims over batches of 64 random pairs (the Reacher configs' batch size)."""
+    return [latent.infer(torch.randn(batch, 3), torch.randn(batch, 3)).stats["active_dims"].item()
+            for _ in range(batches)]
+
+
+def test_a_nearly_dead_mixture_latent_never_counts_as_active():
+    """Posterior 0.1 prior standard deviations off the prior (0.005 nats a dimension): a one-sample Monte
+    Carlo KL of batch 64 has a standard deviation of 0.0125 nats, so it crosses the 0.01-nat line in some
+    batches (the flicker that hid Reacher's dead mixture from the watch); the closed form never does."""
+    torch.manual_seed(0)
+    latent = MixtureLatent(emb_dim=3, dim=8, hidden=8, components=2)
+    for net in (latent.posterior, latent.prior):
+        net[-1].weight.data.zero_()
+        net[-1].bias.data.zero_()  # posterior N(0, softplus(0)²), prior components the same …
+    latent.posterior[-1].bias.data[:8] = 0.1 * torch.nn.functional.softplus(torch.tensor(0.0))  # … moved by 0.1 σ
+    with torch.no_grad():
+        assert set(nearly_dead(latent)) == {0.0}
+        stats = latent.infer(torch.randn(64, 3), torch.randn(64, 3)).stats
+    assert stats["kl_dim0"].item() == pytest.approx(0.005, rel=1e-3)
+
+
+def test_a_nearly_dead_sparse_latent_never_counts_as_active():
+    """Every mask on-probability at 0.5 %: a batch of 64 samples one pair or more in a quarter of the
+    batches per coordinate (1/64 ≥ 1 %), while the expected on-fraction stays below the line."""
+    torch.manual_seed(0)
+    latent = SparseLatent(emb_dim=3, dim=8, hidden=8, temperature=0.5)
+    latent.posterior[-1].weight.data.zero_()
+    latent.posterior[-1].bias.data[:8] = math.log(0.005 / 0.995)
+    with torch.no_grad():
+        assert set(nearly_dead(latent)) == {0.0}
+        sampled = [(latent.infer(torch.randn(64, 3), torch.randn(64, 3)).r != 0).float().mean(0).max().item()
+                   for _ in range(40)]
+    assert max(sampled) >= ACTIVE_USAGE  # what the sampled mask would have counted
 
 
 def records(steps, active, beta=lambda step: 1.0):
@@ -99,6 +152,7 @@ def test_a_huge_beta_kills_r_and_is_warned_about_once_free_bits_revive_it(numeri
     cfg, model = load_run(tmp_path / "dead")
     usage = latent_usage_metrics(model, cfg.data)
     assert usage["active_dims"] == 0 and usage["kl_nats"] < 6 * ACTIVE_USAGE
+    assert "r is not in use on the test pairs" in unused_latent_warning(usage)
 
     revived = run(numerical, tmp_path / "revived", "model.latent.beta=1000", "model.latent.beta_warmup_steps=0",
                   "model.latent.free_bits=0.5")
@@ -113,7 +167,7 @@ def test_the_shipped_configs_short_runs_stay_silent_and_use_r(numerical, tmp_pat
     assert all(r["active_dims"] == 6 for r in healthy) and healthy[-1]["r_spread"] > 0.5
     cfg, model = load_run(tmp_path / "healthy")
     usage = latent_usage_metrics(model, cfg.data)
-    assert usage["active_dims"] == 6 and usage["r_spread"] > 0.5
+    assert usage["active_dims"] == 6 and usage["r_spread"] > 0.5 and unused_latent_warning(usage) is None
     if kind == "adassl_v":
         assert healthy[-1]["kl"] > 1.0 and usage["kl_nats"] > 1.0
     else:  # sparse: every mask coordinate is on in some pairs

@@ -56,7 +56,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from worldmodel.data import build_dataset
-from worldmodel.eval.latent_usage import latent_usage_metrics
+from worldmodel.eval.latent_usage import latent_usage_metrics, unused_latent_warning
 from worldmodel.eval.probes import reference_solvers, save_probes
 from worldmodel.eval.progress import stage
 from worldmodel.eval.reference_motion import check_reference_motion, reference_motion_metrics
@@ -92,6 +92,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
                 metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
         with stage("latent usage"):
             metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
+    if warning := unused_latent_warning(metrics):
+        print(f"warning: {warning}")
     if data_cfg.kind == "frames":  # which videos (or stretches of them) the test scores come from
         metrics["heldout"] = build_dataset(data_cfg, "test").parts()
     save_probes(run_dir / "probes", probes)

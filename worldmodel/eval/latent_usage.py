@@ -18,7 +18,7 @@ from worldmodel.models.latents import ACTIVE_USAGE
 def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, float]:
     """Over the test split's pairs: ``kl_nats`` (gaussian, mixture: KL(q ‖ p) per pair) or ``l0``
     (sparse: expected number of mask coordinates on), ``active_dims`` (dimensions whose mean KL, or
-    mask-on fraction, reaches :data:`ACTIVE_USAGE`) and ``r_spread`` (posterior mean minus prior mean,
+    expected mask-on fraction, reaches :data:`ACTIVE_USAGE`) and ``r_spread`` (posterior mean minus prior mean,
     std over the pairs, in prior standard deviations; the largest over dimensions); for ``vq``,
     ``code_perplexity`` (the batches' mean code perplexity). {} for a run without a learned latent
     (``none``, ``oracle``)."""
@@ -38,3 +38,14 @@ def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, fl
     per_dim = [value for key, value in means.items() if key.startswith(("kl_dim", "on_dim"))]
     metrics = {"kl_nats": means["kl"]} if "kl" in means else {"l0": means["l0"]}
     return metrics | {"active_dims": float(sum(v >= ACTIVE_USAGE for v in per_dim)), "r_spread": means["r_spread"]}
+
+
+def unused_latent_warning(metrics: dict) -> str | None:
+    """One line when ``metrics`` (from :func:`latent_usage_metrics`) show no active dimension of r, else None."""
+    if metrics.get("active_dims", 1) > 0:
+        return None
+    carried = (f"KL {metrics['kl_nats']:.3g} nats a pair" if "kl_nats" in metrics
+               else f"{metrics['l0']:.3g} mask coordinates expected on")
+    return (f"r is not in use on the test pairs: no dimension reaches {ACTIVE_USAGE} ({carried}; the posterior moves r "
+            f"by {metrics['r_spread']:.3g} prior standard deviations), so every probe of r reads a near-constant "
+            f"(revive it: docs/footage.md)")

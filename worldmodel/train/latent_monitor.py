@@ -2,7 +2,7 @@
 
 Every training record of a run with a learned latent holds, from the forward pass (see
 :func:`~worldmodel.models.latents.usage_stats`), the KL of each dimension of r (``kl_dim0`` …,
-gaussian and mixture) or the fraction of pairs whose mask is on (``on_dim0`` …, sparse),
+gaussian and mixture) or the expected fraction of pairs whose mask is on (``on_dim0`` …, sparse),
 ``active_dims`` (how many dimensions reach :data:`~worldmodel.models.latents.ACTIVE_USAGE`) and
 ``r_spread`` (how far the posterior moves r from the prior, in prior standard deviations).
 
