@@ -75,6 +75,7 @@ class LatentConfig:
     temperature: float = 1.0  # Gumbel-sigmoid temperature (sparse)
     value_noise: float = 0.0  # sparse: > 0 bounds the values by tanh and adds N(0, value_noise²) in training
     decorrelation: float = 0.0  # sparse: weight of the squared off-diagonal correlations of r's coordinates over the batch
+    l0_unsaturated: bool = False  # sparse: the L0 term's gradient on a mask logit l is σ(l) (that of softplus(l)), not σ(l)(1 − σ(l)), so it never vanishes
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     codes: int = 16  # K, codebook size of the vector-quantised latent (vq); beta weights its commitment loss
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs

@@ -58,6 +58,21 @@ def test_sparse_latent_l0_and_prior_sampling():
     assert torch.allclose(active, torch.sigmoid(p_logits), atol=0.02)
 
 
+@pytest.mark.parametrize("unsaturated", [False, True])
+def test_the_l0_term_keeps_its_value_and_its_unsaturated_gradient_is_the_on_probability(unsaturated):
+    torch.manual_seed(0)
+    lat = SparseLatent(emb_dim=4, dim=3, hidden=16, temperature=1.0, l0_unsaturated=unsaturated)
+    lat.posterior[-1].weight.data.zero_()
+    lat.posterior[-1].bias.data[:3] = torch.tensor([0.0, 4.0, 15.0])  # mask logits: undecided, on, saturated
+    out = lat.infer(torch.randn(8, 4), torch.randn(8, 4))
+    prob = torch.sigmoid(torch.tensor([0.0, 4.0, 15.0]))
+    assert out.reg.item() == pytest.approx(prob.sum().item(), rel=1e-6)
+    bias_grad = torch.autograd.grad(out.reg, lat.posterior[-1].bias)[0][:3]  # d reg / d logit (one logit per pair)
+    expected = prob if unsaturated else prob * (1 - prob)
+    assert torch.allclose(bias_grad, expected, rtol=1e-5)
+    assert (bias_grad[2] > 0.99) if unsaturated else (bias_grad[2] < 1e-6)
+
+
 def test_sparse_value_noise_bounds_the_values_and_adds_noise_of_its_scale():
     torch.manual_seed(0)
     lat = SparseLatent(emb_dim=4, dim=3, hidden=8, temperature=1.0, value_noise=0.2)

@@ -306,7 +306,11 @@ class SparseLatent(nn.Module):
     With ``value_noise`` σ > 0 the values are v = tanh(·) + σ·ε in training (posterior mean tanh(·)):
     the L0 term limits how many coordinates are active, the noise how much each can carry.
 
-    reg = E[‖m‖₀] = Σ_k sigmoid(logits_k), mean over the batch (the L0 penalty).
+    reg = E[‖m‖₀] = Σ_k sigmoid(logits_k), mean over the batch (the L0 penalty). Its gradient on a logit,
+    σ(l)(1 − σ(l)), vanishes once a coordinate is on in every pair (logits of 10–20 within a few hundred
+    steps), and the mask then stays on where its factor did not change. With ``l0_unsaturated`` the
+    value is the same but the gradient is σ(l), that of softplus(l) = −log P(off): an always-on
+    coordinate keeps being pushed off until only the pairs that need it hold it on.
     With ``decorrelation`` λ > 0, ``aux`` also holds λ · :func:`off_diagonal_correlation` (r): two
     coordinates that code the same thing (both the y move, none the x move) are charged, so the L0
     term switches the duplicate off and a coordinate is left free for what r does not yet carry.
@@ -325,7 +329,7 @@ class SparseLatent(nn.Module):
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0,
-                 batch_norm: bool = False, decorrelation: float = 0.0) -> None:
+                 batch_norm: bool = False, decorrelation: float = 0.0, l0_unsaturated: bool = False) -> None:
         super().__init__()
         if value_noise < 0:
             raise ValueError(f"model.latent.value_noise must be ≥ 0, got {value_noise}")
@@ -333,6 +337,7 @@ class SparseLatent(nn.Module):
         self.temperature = temperature
         self.value_noise = value_noise
         self.decorrelation = decorrelation
+        self.l0_unsaturated = l0_unsaturated
         self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
         self.prior = latent_mlp(emb_dim, hidden, 3 * dim, batch_norm)
 
@@ -353,6 +358,9 @@ class SparseLatent(nn.Module):
         mask = gumbel_sigmoid(logits, self.temperature)
         prob = torch.sigmoid(logits)
         l0 = prob.sum(-1).mean()
+        if self.l0_unsaturated:  # the same value; the gradient of softplus(l) = −log P(off) per logit: σ(l)
+            log_odds_cost = F.softplus(logits).sum(-1).mean()
+            l0 = l0.detach() + log_odds_cost - log_odds_cost.detach()
         p_logits, p_mu, p_sigma = self._prior(fx.detach())
         target_prob, target_values = prob.detach(), values.detach()
         mask_fit = F.binary_cross_entropy_with_logits(p_logits, target_prob, reduction="none").sum(-1)
@@ -539,7 +547,7 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
                          f"model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
-                            cfg.decorrelation)
+                            cfg.decorrelation, cfg.l0_unsaturated)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
     if cfg.kind == "vq":
