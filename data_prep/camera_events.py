@@ -10,6 +10,11 @@ and between them each of three factors is independently **on** with probability 
 - ``zoom``: the view's side is divided by e^z, z uniform in ±[``zoom_min``, ``zoom_max``]
   (z > 0 zooms in), about the view's centre;
 
+with ``scale_jitter`` j > 0 the context view's own side is size · e^b, b uniform in [−j, j] per pair
+(the target's is then size · e^(b − z)), so views of one photograph differ in scale as well as in place
+and an encoder has a reason to map scale (with j = 0 every context view is at one scale); b is then
+written as the per-pair ground truth ``view_scale``;
+
 a pair with every factor off (probability (1 − on_prob)³) is a **stop**: the target equals the
 context. Views are resampled bilinearly (scipy ``map_coordinates``) to ``size`` × ``size``, uint8 RGB.
 Every pair has two images of its own; a seeded ``test_fraction`` of the pairs is the test split.
@@ -58,28 +63,33 @@ def draw_moves(rng: np.random.Generator, pairs: int, on_prob: float, shift: tupl
 def generate_camera_events(out: str | Path, pairs: int = 12000, size: int = 32, scene_scale: float = 4.0,
                            on_prob: float = 0.5, shift_min: float = 2.0, shift_max: float = 5.0,
                            zoom_min: float = 0.1, zoom_max: float = 0.25, test_fraction: float = 0.2,
-                           seed: int = 0, scenes: Sequence[str] = SCENES) -> Path:
+                           seed: int = 0, scenes: Sequence[str] = SCENES, scale_jitter: float = 0.0) -> Path:
     """Write the camera-event pair folder ``out`` (see the module docstring); returns ``out``."""
-    if not (0 < on_prob <= 1 and 0 <= shift_min <= shift_max and 0 <= zoom_min <= zoom_max and 0 < test_fraction < 1):
-        raise ValueError(f"0 < on_prob ≤ 1, 0 ≤ shift_min ≤ shift_max, 0 ≤ zoom_min ≤ zoom_max and 0 < test_fraction < 1 "
-                         f"expected, got {on_prob}, {shift_min}, {shift_max}, {zoom_min}, {zoom_max}, {test_fraction}")
+    if not (0 < on_prob <= 1 and 0 <= shift_min <= shift_max and 0 <= zoom_min <= zoom_max and 0 < test_fraction < 1
+            and scale_jitter >= 0):
+        raise ValueError(f"0 < on_prob ≤ 1, 0 ≤ shift_min ≤ shift_max, 0 ≤ zoom_min ≤ zoom_max, 0 < test_fraction < 1 and "
+                         f"scale_jitter ≥ 0 expected, got {on_prob}, {shift_min}, {shift_max}, {zoom_min}, {zoom_max}, "
+                         f"{test_fraction}, {scale_jitter}")
     scenes = list(scenes)
     options = {k: v for k, v in locals().items() if k != "out"}
     names, scenes = scenes, load_scenes(round(scene_scale * size), scenes)
-    margin = size * np.exp(zoom_max) / 2 + shift_max + 1  # both views stay inside the scene
+    margin = size * np.exp(zoom_max + scale_jitter) / 2 + shift_max + 1  # both views stay inside the scene
     if 2 * margin >= min(scenes[0].shape[:2]):
-        raise ValueError(f"scene_scale {scene_scale} leaves no room for a {size} px view zoomed out by e^{zoom_max} "
-                         f"and moved by {shift_max} px; expected > {2 * margin / size:.2f}")
+        raise ValueError(f"scene_scale {scene_scale} leaves no room for a {size} px view zoomed out by "
+                         f"e^{zoom_max + scale_jitter:g} and moved by {shift_max} px; expected > {2 * margin / size:.2f}")
     rng = np.random.default_rng(seed)
     moves = draw_moves(rng, pairs, on_prob, (shift_min, shift_max), (zoom_min, zoom_max))
+    if scale_jitter > 0:  # ground truth of each context view's scale, log(side / size)
+        moves["view_scale"] = rng.uniform(-scale_jitter, scale_jitter, pairs)
+    sides = size * np.exp(moves.get("view_scale", np.zeros(pairs)))
     images = np.zeros((2 * pairs, size, size, 3), np.uint8)
     scene_of = rng.integers(len(scenes), size=pairs)
     for p in range(pairs):
         scene = scenes[scene_of[p]]
         centre = rng.uniform(margin, np.array(scene.shape[:2]) - margin)
         moved = centre + [moves["shift_y"][p], moves["shift_x"][p]]
-        images[2 * p] = view(scene, centre, size, size)
-        images[2 * p + 1] = view(scene, moved, size * np.exp(-moves["zoom"][p]), size)
+        images[2 * p] = view(scene, centre, sides[p], size)
+        images[2 * p + 1] = view(scene, moved, sides[p] * np.exp(-moves["zoom"][p]), size)
     split = np.where(rng.random(pairs) < test_fraction, SPLITS["test"], SPLITS["train"])
     manifest = [{"id": f"pair{i // 2:05d}_{'ab'[i % 2]}", "path": f"skimage.data.{names[scene_of[i // 2]]}", "frames": 1,
                  "fps": 0, "height": size, "width": size, "status": "ok"} for i in range(2 * pairs)]
@@ -94,11 +104,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--on-prob", type=float, default=0.5, help="probability that each factor is on in a pair (default 0.5)")
     p.add_argument("--scene-scale", type=float, default=4.0, help="scene short side in units of --size (default 4)")
     p.add_argument("--scenes", nargs="+", choices=SCENES, default=list(SCENES), help="photographs to take views of (default all)")
+    p.add_argument("--scale-jitter", type=float, default=0.0,
+                   help="context views' side is size * e^b, b uniform in [-j, j] (default 0: one scale)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes, views, moves and split")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     out = generate_camera_events(args.out, args.pairs, args.size, args.scene_scale, args.on_prob, seed=args.seed,
-                                 scenes=args.scenes)
+                                 scenes=args.scenes, scale_jitter=args.scale_jitter)
     print(f"wrote {args.pairs} camera-event pairs to {out}")

@@ -44,3 +44,17 @@ def test_a_stop_is_the_same_view_and_a_pan_moves_it_by_its_shift(events):
 def test_a_scene_too_small_for_the_moves_is_refused(tmp_path):
     with pytest.raises(ValueError, match="scene_scale 1.2 leaves no room"):
         generate_camera_events(tmp_path / "x", pairs=4, scene_scale=1.2, scenes=["astronaut"])
+
+
+def test_scale_jitter_varies_the_context_views_scale_and_keeps_the_moves(tmp_path, events):
+    jittered = generate_camera_events(tmp_path / "j", pairs=400, size=32, scene_scale=2.5, scenes=["astronaut"], seed=3,
+                                      scale_jitter=0.2)
+    context, target, gt = load(jittered)
+    _, _, gt0 = load(events)
+    assert all(np.array_equal(gt[k], gt0[k]) for k in gt0) and "view_scale" not in gt0  # the same moves, drawn first
+    assert np.abs(gt["view_scale"]).max() <= 0.2 and gt["view_scale"].std() > 0.1
+    stops = (gt["active_pan_x"] + gt["active_pan_y"] + gt["active_zoom"]) == 0
+    assert np.array_equal(context[stops], target[stops])
+    # a view zoomed out (b > 0) shows more of the photograph in its pixels: more edge energy
+    edges = np.abs(np.diff(context.astype(float).mean(-1), axis=-1)).mean((-1, -2))
+    assert np.corrcoef(edges, gt["view_scale"])[0, 1] > 0.3
