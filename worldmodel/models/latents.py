@@ -264,16 +264,20 @@ class MixtureLatent(GaussianLatent):
 
     def log_prior(self, r: Tensor, fx: Tensor) -> Tensor:
         """log p(r | f(x)): r (..., B, R), fx (B, D) → (..., B)."""
-        log_w, mu, sigma = self._mixture(fx)
+        return self._log_density(r, *self._mixture(fx))
+
+    @staticmethod
+    def _log_density(r: Tensor, log_w: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+        """log Σ_k w_k N(r; μ_k, σ_k²) of r (..., B, R) under the :meth:`_mixture` parameters → (..., B)."""
         per_component = gaussian_log_density(r.unsqueeze(-2), mu, sigma).sum(-1)  # (..., B, K)
         return torch.logsumexp(log_w + per_component, dim=-1)
 
     def infer(self, fx: Tensor, fx_pos: Tensor, action: Tensor | None = None) -> LatentSample:
         mu_q, sigma_q = self._posterior(fx, fx_pos)
         r = mu_q + sigma_q * torch.randn_like(mu_q)
+        log_w, mu_p, sigma_p = self._mixture(fx)  # the prior network runs once per forward pass
         log_q = gaussian_log_density(r, mu_q, sigma_q).sum(-1)
-        kl = (log_q - self.log_prior(r, fx)).mean()
-        log_w, mu_p, sigma_p = self._mixture(fx)
+        kl = (log_q - self._log_density(r, log_w, mu_p, sigma_p)).mean()
         weights = log_w.exp().unsqueeze(-1)  # (B, K, 1)
         log_p_dims = torch.logsumexp(log_w.unsqueeze(-1) + gaussian_log_density(r.unsqueeze(-2), mu_p, sigma_p), dim=-2)
         kl_dims = (gaussian_log_density(r, mu_q, sigma_q) - log_p_dims).mean(0)  # (R,) KL of each marginal
