@@ -40,7 +40,7 @@ def collapse_message(record: dict, since: int) -> str:
         usage = (f"all {len(values)} dimensions have KL < {ACTIVE_USAGE} nats (largest {values[largest]:.2g} in "
                  f"dimension {largest}, total {record.get('kl', sum(values)):.2g} nats)")
     else:
-        usage = (f"all {len(values)} mask coordinates are on in < {ACTIVE_USAGE:.0%} of the pairs (largest "
+        usage = (f"all {len(values)} mask coordinates are expected on in < {ACTIVE_USAGE:.0%} of the pairs (largest "
                  f"{values[largest]:.2g} in coordinate {largest})")
     return (f"latent collapse: r has carried no information for {record['step'] - since} steps (since step {since}): "
             f"{usage}; the posterior moves r by {record.get('r_spread', float('nan')):.3g} prior standard deviations. "
