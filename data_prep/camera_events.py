@@ -104,6 +104,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--on-prob", type=float, default=0.5, help="probability that each factor is on in a pair (default 0.5)")
     p.add_argument("--scene-scale", type=float, default=4.0, help="scene short side in units of --size (default 4)")
     p.add_argument("--scenes", nargs="+", choices=SCENES, default=list(SCENES), help="photographs to take views of (default all)")
+    p.add_argument("--shift", type=float, nargs=2, default=(2.0, 5.0), metavar=("MIN", "MAX"),
+                   help="a pan moves the view by a uniform [MIN, MAX] pixels (default 2 5)")
+    p.add_argument("--zoom", type=float, nargs=2, default=(0.1, 0.25), metavar=("MIN", "MAX"),
+                   help="a zoom scales the view's side by e^-z, |z| uniform in [MIN, MAX] (default 0.1 0.25)")
     p.add_argument("--scale-jitter", type=float, default=0.0,
                    help="context views' side is size * e^b, b uniform in [-j, j] (default 0: one scale)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes, views, moves and split")
@@ -111,6 +115,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    out = generate_camera_events(args.out, args.pairs, args.size, args.scene_scale, args.on_prob, seed=args.seed,
-                                 scenes=args.scenes, scale_jitter=args.scale_jitter)
+    out = generate_camera_events(args.out, args.pairs, args.size, args.scene_scale, args.on_prob, *args.shift, *args.zoom,
+                                 seed=args.seed, scenes=args.scenes, scale_jitter=args.scale_jitter)
     print(f"wrote {args.pairs} camera-event pairs to {out}")

@@ -58,3 +58,14 @@ def test_scale_jitter_varies_the_context_views_scale_and_keeps_the_moves(tmp_pat
     # a view zoomed out (b > 0) shows more of the photograph in its pixels: more edge energy
     edges = np.abs(np.diff(context.astype(float).mean(-1), axis=-1)).mean((-1, -2))
     assert np.corrcoef(edges, gt["view_scale"])[0, 1] > 0.3
+
+
+def test_the_command_line_sets_the_pan_and_zoom_ranges(tmp_path):
+    from data_prep.__main__ import main
+
+    main(["camera-events", str(tmp_path / "cli"), "--pairs", "60", "--scene-scale", "3", "--scenes", "astronaut",
+          "--shift", "3", "3", "--zoom", "0.3", "0.35"])
+    _, _, gt = load(tmp_path / "cli")
+    zoomed, panned = gt["active_zoom"] > 0.5, gt["active_pan_x"] > 0.5
+    assert np.all(np.abs(gt["shift_x"][panned]) == 3)
+    assert np.all((np.abs(gt["zoom"][zoomed]) >= 0.3) & (np.abs(gt["zoom"][zoomed]) <= 0.35))
