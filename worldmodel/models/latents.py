@@ -264,11 +264,7 @@ class MixtureLatent(GaussianLatent):
 
     def log_prior(self, r: Tensor, fx: Tensor) -> Tensor:
         """log p(r | f(x)): r (..., B, R), fx (B, D) → (..., B)."""
-        return self._log_density(r, *self._mixture(fx))
-
-    @staticmethod
-    def _log_density(r: Tensor, log_w: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
-        """log Σ_k w_k N(r; μ_k, σ_k²) of r (..., B, R) under the :meth:`_mixture` parameters → (..., B)."""
+        log_w, mu, sigma = self._mixture(fx)
         per_component = gaussian_log_density(r.unsqueeze(-2), mu, sigma).sum(-1)  # (..., B, K)
         return torch.logsumexp(log_w + per_component, dim=-1)
 
@@ -276,11 +272,12 @@ class MixtureLatent(GaussianLatent):
         mu_q, sigma_q = self._posterior(fx, fx_pos)
         r = mu_q + sigma_q * torch.randn_like(mu_q)
         log_w, mu_p, sigma_p = self._mixture(fx)  # the prior network runs once per forward pass
-        log_q = gaussian_log_density(r, mu_q, sigma_q).sum(-1)
-        kl = (log_q - self._log_density(r, log_w, mu_p, sigma_p)).mean()
+        log_q_dims = gaussian_log_density(r, mu_q, sigma_q)  # (B, R)
+        log_pk_dims = gaussian_log_density(r.unsqueeze(-2), mu_p, sigma_p)  # (B, K, R), shared by the KL and its marginals
+        kl = (log_q_dims.sum(-1) - torch.logsumexp(log_w + log_pk_dims.sum(-1), dim=-1)).mean()
         weights = log_w.exp().unsqueeze(-1)  # (B, K, 1)
-        log_p_dims = torch.logsumexp(log_w.unsqueeze(-1) + gaussian_log_density(r.unsqueeze(-2), mu_p, sigma_p), dim=-2)
-        kl_dims = (gaussian_log_density(r, mu_q, sigma_q) - log_p_dims).mean(0)  # (R,) KL of each marginal
+        log_p_dims = torch.logsumexp(log_w.unsqueeze(-1) + log_pk_dims, dim=-2)
+        kl_dims = (log_q_dims - log_p_dims).mean(0)  # (R,) KL of each marginal
         kl_usage = mixture_kl_approx(mu_q, sigma_q, log_w, mu_p, sigma_p).mean(0)
         prior_mean = (weights * mu_p).sum(-2)
         prior_var = (weights * (sigma_p**2 + mu_p**2)).sum(-2) - prior_mean**2
