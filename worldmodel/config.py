@@ -114,6 +114,7 @@ class ObjectiveConfig:
     symmetric: bool = True  # use both directions of each pair, as in the paper
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
     variance_weight: float = 0.0  # λ of VICReg's variance + covariance terms on f (any objective; keeps f from collapsing)
+    coordinate_fit_weight: float = 0.0  # κ of the per-coordinate prediction error of t(sg f(x), r) (trains r and the predictor only; a gradient on narrow axes)
     logit_clamp: float = 0.0  # infonce family: > 0 clamps the logits to ±this before the softmax (the authors' code: 20)
 
 
@@ -204,6 +205,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "objective.logit_clamp": (0.0, math.inf),
     "objective.embedding_weight": (0.0, math.inf),
     "objective.variance_weight": (0.0, math.inf),
+    "objective.coordinate_fit_weight": (0.0, math.inf),
     "objective.temperature": (0.0, math.inf),
     "objective.ema_momentum": (0.0, 1.0),
     "optim.lr": (0.0, math.inf),

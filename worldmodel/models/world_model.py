@@ -8,11 +8,14 @@
                          target's view of x⁺ without gradient, as in the authors' BYOL code)
     ŷ = t(f(x), r)       prediction of g(x⁺)
     L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺)) [+ μ · (V + C)(f(x), f(x⁺))]
+          [+ κ · E_coord(t(sg f(x), r), g(x⁺))]
 
 E is the embedding-space prediction error (:mod:`worldmodel.objectives.prediction_error`), λ =
 ``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``); V + C
 VICReg's variance and covariance terms on the batch's online embeddings (:mod:`worldmodel.objectives.
-variance`), μ = ``objective.variance_weight`` (0 by default: not computed).
+variance`), μ = ``objective.variance_weight`` (0 by default: not computed). E_coord is E per
+coordinate, each against its own spread, of a prediction from the detached f(x), so it trains r and
+the predictor only; κ = ``objective.coordinate_fit_weight`` (0 by default: not computed).
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
 
@@ -49,7 +52,7 @@ from worldmodel.models.latents import build_latent
 from worldmodel.models.predictors import build_predictor
 from worldmodel.objectives import build_objective
 from worldmodel.objectives.centre import centre_norm, residual_norm
-from worldmodel.objectives.prediction_error import embedding_prediction_error
+from worldmodel.objectives.prediction_error import coordinate_prediction_error, embedding_prediction_error
 from worldmodel.objectives.variance import variance_covariance
 
 
@@ -79,6 +82,7 @@ class WorldModel(nn.Module):
         self.symmetric = cfg.objective.symmetric
         self.embedding_weight = cfg.objective.embedding_weight
         self.variance_weight = cfg.objective.variance_weight
+        self.coordinate_fit_weight = cfg.objective.coordinate_fit_weight
         self.encoder = build_encoder(cfg.model.encoder, in_shape)
         dim = self.encoder.out_dim
         self.latent = build_latent(cfg.model.latent, dim)
@@ -147,6 +151,11 @@ class WorldModel(nn.Module):
             spread, covariance = variance_covariance(torch.cat([fx, fx_pos]))
             loss = loss + self.variance_weight * (spread + covariance)
             terms = {"variance_term": spread.detach(), "covariance_term": covariance.detach()}
+        if self.coordinate_fit_weight:
+            fits = torch.stack([self.predictor(d[0].detach(), s.r) for d, s in zip(directions, samples)])
+            coordinate_fit = coordinate_prediction_error(fits, aims)
+            loss = loss + self.coordinate_fit_weight * coordinate_fit
+            terms["coordinate_fit"] = coordinate_fit.detach()
         out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()} | terms
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()

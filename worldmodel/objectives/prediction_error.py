@@ -8,6 +8,15 @@ position of pred to the embeddings; rollouts feed pred back to the predictor and
 probes fitted on embeddings, which then read it off their domain. Adding λ·E (``objective.
 embedding_weight``) anchors the prediction. Dividing by the targets' variance makes E invariant
 to the scale of the embedding, so the encoder cannot lower it by shrinking.
+
+The per-coordinate variant scores each coordinate against its own spread,
+
+    E_coord = (1/D) Σ_i Σ_{v,b} (pred_vbi − sg(target_vbi))² / Σ_{v,b} (sg(target_vbi) − mean_b sg(target_vbi))²
+
+so a coordinate whose axis is narrow counts as much as a wide one. ``objective.coordinate_fit_weight``
+applies it to t(sg f(x), r) (:mod:`worldmodel.models.world_model`): a gradient for r on every
+coordinate, where InfoNCE's has vanished (an error much smaller than the distance to the nearest
+negative leaves the softmax unchanged), and none that pulls f(x) towards f(x⁺).
 """
 
 from __future__ import annotations
@@ -21,3 +30,12 @@ def embedding_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
     residual = (pred.float() - target).pow(2).sum()
     spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum()
     return residual / spread.clamp_min(1e-12)
+
+
+def coordinate_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
+    """Shapes: pred, target (V, B, *E) → scalar E_coord, the mean over the prod(E) coordinates of each
+    one's 1 − R² (no gradient through ``target``)."""
+    target = target.detach().float().flatten(2)
+    residual = (pred.float().flatten(2) - target).pow(2).sum(dim=(0, 1))
+    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum(dim=(0, 1))
+    return (residual / spread.clamp_min(1e-12)).mean()
