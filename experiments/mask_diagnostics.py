@@ -1,0 +1,74 @@
+"""Why a sparse r's mask does or does not follow the factors: the embedding's axes and the mask's logits.
+
+    python experiments/mask_diagnostics.py --run runs/camera_events/s4
+
+For an AdaSSL-S run on data with per-pair ``active_<factor>`` truth (``python -m data_prep
+camera-events``), on the test split it prints:
+
+- the embedding's spread: the standard deviation of each coordinate of f(x) over the test views;
+- for the pairs where exactly one factor changed, per coordinate i: the median |f(x⁺)_i − f(x)_i|
+  (how far that factor moves each axis), the share of pairs whose mask has coordinate i on, and
+  the 5th / 50th / 95th percentiles of the posterior's mask logit;
+- the same logit percentiles over the pairs where no factor changed.
+
+A factor the encoder moves along an axis of its own, and a logit that is high only where that factor
+changed, is what ``mask_precision_<factor>`` and ``mask_recall_<factor>`` (eval.py) then score well.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.eval.mask_factors import PREFIX
+from worldmodel.models.latents import SparseLatent
+from worldmodel.train.runs import load_run
+
+
+def readouts(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """f(x), f(x⁺) (N, D), the posterior's mask logits (N, R) and the ``gt_active_*`` columns (N,)."""
+    parts: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for batch in in_order_batches(dataset, batch_size):
+            fx, seen = model.posterior_inputs(batch)
+            logits, _ = model.latent._posterior(fx, seen)
+            out = {"f": fx, "f_next": seen, "logits": logits}
+            out |= {key[len(PREFIX):]: value.reshape(len(value), -1)[:, 0] for key, value in batch.items() if key.startswith(PREFIX)}
+            for key, value in out.items():
+                parts.setdefault(key, []).append(value.double().cpu().numpy())
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def percentiles(values: np.ndarray) -> str:
+    return "/".join(f"{v:+.2f}" for v in np.percentile(values, [5, 50, 95]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="run folder of an AdaSSL-S run (model.latent.kind sparse)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    cfg, model = load_run(args.run)
+    if not isinstance(model.latent, SparseLatent):
+        raise SystemExit(f"mask_diagnostics: {args.run} has model.latent.kind '{cfg.model.latent.kind}'; expected 'sparse'")
+    model.eval()
+    test = readouts(model, build_dataset(cfg.data, "test"))
+    factors = sorted(set(test) - {"f", "f_next", "logits"})
+    if not factors:
+        raise SystemExit(f"mask_diagnostics: {cfg.data.path} has no per-pair active_<factor> truth; expected camera-events data")
+    active = np.stack([test[f] > 0.5 for f in factors], 1)
+    moved, on = np.abs(test["f_next"] - test["f"]), test["logits"] > 0
+    print("embedding std per coordinate:", " ".join(f"{s:.2f}" for s in test["f"].std(0)))
+    rows = [(f"only {name}", active[:, j] & (active.sum(1) == 1)) for j, name in enumerate(factors)]
+    for label, pairs in [*rows, ("none", active.sum(1) == 0)]:
+        print(f"{label} ({pairs.sum()} pairs)")
+        for i in range(test["logits"].shape[1]):
+            print(f"  coordinate {i}: median |Δf| {np.median(moved[pairs, i]):.3f}  mask on {on[pairs, i].mean():.2f}"
+                  f"  logit p5/p50/p95 {percentiles(test['logits'][pairs, i])}")
+
+
+if __name__ == "__main__":
+    main()
