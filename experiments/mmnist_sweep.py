@@ -151,7 +151,7 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.6))
     panels = ((left, {"r2_acceleration": ("-", "o", "")}, "R² of a linear probe f(x) → acceleration",
                "the event at the context's last frame, from f(x)"),
               (right, {"r2_action_from_r": ("-", "o", " from r̄"), "r2_action_inverse_dynamics": ("--", "^", " from [f(x), f(x⁺)]")},
@@ -174,7 +174,7 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
         ax.set_xlabel("acceleration-event probability per frame (accel_prob)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     where = "on a torus (wrap, no walls)" if all(p["wrap"] for p in results.values()) else "with walls"
     fig.suptitle(f"Moving digits {where}: how much of the acceleration each method keeps")
     fig.tight_layout()
