@@ -114,7 +114,7 @@ class ObjectiveConfig:
     symmetric: bool = True  # use both directions of each pair, as in the paper
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
     variance_weight: float = 0.0  # λ of VICReg's variance + covariance terms on f (any objective; keeps f from collapsing)
-    coordinate_fit_weight: float = 0.0  # κ of the per-coordinate prediction error of t(sg f(x), r) (trains r and the predictor only; a gradient on narrow axes)
+    coordinate_fit_weight: float = 0.0  # κ of the per-coordinate prediction error of t(sg f(x), r) (f(x) detached: trains r and the predictor; a gradient on narrow axes)
     logit_clamp: float = 0.0  # infonce family: > 0 clamps the logits to ±this before the softmax (the authors' code: 20)
 
 

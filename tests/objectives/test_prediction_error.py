@@ -35,16 +35,27 @@ def test_coordinate_error_is_the_mean_of_each_coordinates_one_minus_r2():
 
 
 def test_coordinate_error_weighs_a_narrow_axis_as_much_as_a_wide_one():
-    """Shrinking one axis of pred and target 100× leaves the per-coordinate error unchanged; the pooled
+    """Shrinking one axis of pred and target 10× leaves the per-coordinate error unchanged; the pooled
     error then hardly sees that axis's misses."""
     torch.manual_seed(3)
     target = torch.randn(2, 128, 3)
     pred = target.clone()
     pred[..., 0] = target[..., 0].mean(dim=1, keepdim=True)  # coordinate 0 predicted by its mean: 1 − R² = 1
-    narrow = torch.tensor([0.01, 1.0, 1.0])
+    narrow = torch.tensor([0.1, 1.0, 1.0])
     assert coordinate_prediction_error(pred, target).item() == pytest.approx(1 / 3, rel=1e-4)
     assert coordinate_prediction_error(pred * narrow, target * narrow).item() == pytest.approx(1 / 3, rel=1e-4)
-    assert embedding_prediction_error(pred * narrow, target * narrow).item() < 1e-3
+    assert embedding_prediction_error(pred * narrow, target * narrow).item() < 0.01
+
+
+def test_coordinate_error_floors_the_spread_of_a_dead_coordinate():
+    """A coordinate constant over the batch is scored against 10⁻³ of the mean spread, not 10⁻¹²."""
+    torch.manual_seed(4)
+    target = torch.randn(1, 64, 3)
+    target[..., 2] = 0.5
+    pred = target.clone()
+    pred[..., 2] += 0.01  # a miss of 0.01 on the dead coordinate
+    floor = 1e-3 * (target - target.mean(dim=1, keepdim=True)).pow(2).sum(dim=(0, 1)).mean()
+    assert coordinate_prediction_error(pred, target).item() == pytest.approx(64 * 0.01**2 / floor.item() / 3, rel=1e-3)
 
 
 def test_coordinate_fit_trains_the_predictor_and_gives_the_encoder_no_gradient():

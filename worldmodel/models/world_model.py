@@ -14,8 +14,9 @@ E is the embedding-space prediction error (:mod:`worldmodel.objectives.predictio
 ``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``); V + C
 VICReg's variance and covariance terms on the batch's online embeddings (:mod:`worldmodel.objectives.
 variance`), μ = ``objective.variance_weight`` (0 by default: not computed). E_coord is E per
-coordinate, each against its own spread, of a prediction from the detached f(x), so it trains r and
-the predictor only; κ = ``objective.coordinate_fit_weight`` (0 by default: not computed).
+coordinate, each against its own spread, of a prediction from the detached f(x): it trains r and the
+predictor, and reaches the encoder only through what the posterior reads; κ =
+``objective.coordinate_fit_weight`` (0 by default: not computed).
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
 

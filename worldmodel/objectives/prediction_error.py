@@ -13,10 +13,13 @@ The per-coordinate variant scores each coordinate against its own spread,
 
     E_coord = (1/D) Σ_i Σ_{v,b} (pred_vbi − sg(target_vbi))² / Σ_{v,b} (sg(target_vbi) − mean_b sg(target_vbi))²
 
-so a coordinate whose axis is narrow counts as much as a wide one. ``objective.coordinate_fit_weight``
-applies it to t(sg f(x), r) (:mod:`worldmodel.models.world_model`): a gradient for r on every
-coordinate, where InfoNCE's has vanished (an error much smaller than the distance to the nearest
-negative leaves the softmax unchanged), and none that pulls f(x) towards f(x⁺).
+so a coordinate whose axis is narrow counts as much as a wide one (a coordinate with less than 10⁻³
+of the mean spread is scored against that floor, so a dead one cannot dominate).
+``objective.coordinate_fit_weight`` applies it to t(sg f(x), r) (:mod:`worldmodel.models.world_model`):
+a gradient for r on every coordinate, where InfoNCE's has vanished (an error much smaller than the
+distance to the nearest negative leaves the softmax unchanged). With f(x) detached as the prediction's
+start, the term never pulls f(x) towards f(x⁺); it reaches the encoder only through what r's
+posterior reads.
 """
 
 from __future__ import annotations
@@ -38,4 +41,4 @@ def coordinate_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
     target = target.detach().float().flatten(2)
     residual = (pred.float().flatten(2) - target).pow(2).sum(dim=(0, 1))
     spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum(dim=(0, 1))
-    return (residual / spread.clamp_min(1e-12)).mean()
+    return (residual / spread.clamp_min(1e-3 * spread.mean() + 1e-12)).mean()
