@@ -27,18 +27,23 @@ from __future__ import annotations
 from torch import Tensor
 
 
+def _residual_and_spread(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Shapes: pred, target (V, B, *E) → per coordinate (prod(E),): Σ_{v,b} of the squared miss and of the
+    target's squared deviation from its batch mean (no gradient through ``target``)."""
+    target = target.detach().float().flatten(2)
+    residual = (pred.float().flatten(2) - target).pow(2).sum(dim=(0, 1))
+    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum(dim=(0, 1))
+    return residual, spread
+
+
 def embedding_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
     """Shapes: pred, target (V, B, D) → scalar E (no gradient through ``target``)."""
-    target = target.detach().float()
-    residual = (pred.float() - target).pow(2).sum()
-    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum()
-    return residual / spread.clamp_min(1e-12)
+    residual, spread = _residual_and_spread(pred, target)
+    return residual.sum() / spread.sum().clamp_min(1e-12)
 
 
 def coordinate_prediction_error(pred: Tensor, target: Tensor) -> Tensor:
     """Shapes: pred, target (V, B, *E) → scalar E_coord, the mean over the prod(E) coordinates of each
     one's 1 − R² (no gradient through ``target``)."""
-    target = target.detach().float().flatten(2)
-    residual = (pred.float().flatten(2) - target).pow(2).sum(dim=(0, 1))
-    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum(dim=(0, 1))
+    residual, spread = _residual_and_spread(pred, target)
     return (residual / spread.clamp_min(1e-3 * spread.mean() + 1e-12)).mean()
