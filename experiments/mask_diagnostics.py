@@ -22,24 +22,21 @@ import argparse
 import numpy as np
 import torch
 
-from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.data import build_dataset
 from worldmodel.eval.mask_factors import PREFIX
+from worldmodel.eval.readouts import encode_pairs
 from worldmodel.models.latents import SparseLatent
 from worldmodel.train.runs import load_run
 
 
 def readouts(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """f(x), f(x⁺) (N, D), the posterior's mask logits (N, R) and the ``gt_active_*`` columns (N,)."""
-    parts: dict[str, list[np.ndarray]] = {}
+    """f(x), f(x⁺) (N, D) as :func:`~worldmodel.eval.readouts.encode_pairs` reads them, the posterior's mask
+    logits on them (N, R) and each factor's ``gt_active_<factor>`` column (N,), keyed by the factor."""
+    pairs = encode_pairs(model, dataset, batch_size)
     with torch.no_grad():
-        for batch in in_order_batches(dataset, batch_size):
-            fx, seen = model.posterior_inputs(batch)
-            logits, _ = model.latent._posterior(fx, seen)
-            out = {"f": fx, "f_next": seen, "logits": logits}
-            out |= {key[len(PREFIX):]: value.reshape(len(value), -1)[:, 0] for key, value in batch.items() if key.startswith(PREFIX)}
-            for key, value in out.items():
-                parts.setdefault(key, []).append(value.double().cpu().numpy())
-    return {key: np.concatenate(value) for key, value in parts.items()}
+        logits, _ = model.latent._posterior(*(torch.as_tensor(pairs[key], dtype=torch.float32) for key in ("embedding", "embedding_next")))
+    factors = {key[len(PREFIX):]: value[:, 0] for key, value in pairs.items() if key.startswith(PREFIX)}
+    return {"f": pairs["embedding"], "f_next": pairs["embedding_next"], "logits": logits.double().numpy()} | factors
 
 
 def percentiles(values: np.ndarray) -> str:
