@@ -62,6 +62,7 @@ class EncoderConfig:
     arch: str = "r3d_18"  # video_resnet: r3d_18 | mc3_18 | r2plus1d_18 (torchvision.models.video)
     weights: str = ""  # timm, video_resnet: safetensors file of the backbone's state dict ("" = random init); nothing is downloaded
     freeze: bool = False  # timm, video_resnet: the backbone gets no gradient (only the embedding head learns), DINO-WM style
+    standardise: bool = False  # every coordinate of the embedding to zero mean, unit spread over the batch (BatchNorm without scale; vector embeddings)
 
 
 @dataclass

@@ -126,3 +126,23 @@ def test_cnn_keypoints_are_each_frames_features():
 def test_cnn_keypoints_need_a_feature_vector():
     with pytest.raises(ValueError, match="keypoints"):
         ConvEncoder((1, 32, 32), out_dim=4, token_dim=4, keypoints=2)
+
+
+def test_standardised_embedding_has_unit_spread_per_coordinate_in_training_and_running_stats_at_eval():
+    torch.manual_seed(0)
+    plain = build_encoder(EncoderConfig(kind="cnn", width=8, out_dim=4), (2, 1, 32, 32))
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(kind="cnn", width=8, out_dim=4, standardise=True), (2, 1, 32, 32))
+    assert enc.out_dim == 4 and enc.token_shape is None
+    clips = random_clips(b=64, k=2)
+    raw = plain(clips)
+    z = enc(clips)
+    torch.testing.assert_close(z.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(4), atol=1e-3, rtol=0)
+    torch.testing.assert_close(z, (raw - raw.mean(0)) / raw.var(0, unbiased=False).add(1e-5).sqrt(), atol=1e-4, rtol=0)
+    enc.eval()
+    norm = enc.norm
+    expected = (raw - norm.running_mean) / norm.running_var.add(1e-5).sqrt()
+    torch.testing.assert_close(enc(clips), expected, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="standardise works on vector embeddings"):
+        build_encoder(EncoderConfig(kind="cnn", width=8, token_dim=4, standardise=True), (2, 1, 32, 32))

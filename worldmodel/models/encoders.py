@@ -39,12 +39,41 @@ class MLPEncoder(nn.Module):
         return self.net(x.flatten(1).float())
 
 
+class Standardised(nn.Module):
+    """An encoder whose embedding has every coordinate standardised: (B, *in) → (B, D), each coordinate
+    with zero mean and unit spread over the batch in training (BatchNorm1d without a learned scale or
+    shift), by the running statistics at eval.
+
+    No axis of the embedding can then be much narrower than the others. A narrow axis is a factor
+    whose moves are small against InfoNCE's distances, so the prediction loss hardly notices a miss
+    there and a sparse r's mask on it stops following the factor (docs/results/camera_pan.md).
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        if encoder.token_shape is not None:
+            raise ValueError("model.encoder.standardise works on vector embeddings; use token_dim 0 with it")
+        self.encoder = encoder
+        self.out_dim = encoder.out_dim
+        self.token_shape = None
+        self.norm = nn.BatchNorm1d(encoder.out_dim, affine=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.encoder(x))
+
+
 def build_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
-    """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``.
+    """Encoder named by ``cfg.kind`` (an EncoderConfig) for observations of shape ``in_shape``, wrapped
+    in :class:`Standardised` with ``cfg.standardise``.
 
     ``mlp``: vectors (d,); ``cnn``, ``resnet18``, ``vit``, ``timm`` and ``video_resnet``: clips (k, C, H, W) or
     images (C, H, W).
     """
+    encoder = _named_encoder(cfg, in_shape)
+    return Standardised(encoder) if cfg.standardise else encoder
+
+
+def _named_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
     if cfg.kind == "mlp":
         return MLPEncoder(math.prod(in_shape), cfg.hidden, cfg.depth, cfg.out_dim)
     if len(in_shape) not in (3, 4):
