@@ -10,7 +10,7 @@ from data_prep.__main__ import main as data_prep
 from data_prep.camera_pan import generate_camera_pan
 from data_prep.digit_pairs import generate_digit_pairs
 from worldmodel.config import load_config
-from worldmodel.eval.evaluate import evaluate_run
+from worldmodel.eval.evaluate import evaluate_run, format_table
 from worldmodel.train.loop import train
 
 TINY = ["train.steps=2", "train.batch_size=8", "train.threads=1", "train.log_every=1"]
@@ -30,6 +30,9 @@ def test_camera_pan_run_reports_r_against_true_and_reference_motion(pan, tmp_pat
     assert metrics["r2_reference_motion_to_truth"] > 0.95  # phase correlation on the stored frames
     assert metrics["reference_motion_pairs"] == 9  # the one test video: 10 frames, 9 pairs
     assert (tmp_path / "run" / "reference_motion.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())  # why r misses an axis, in words
+    assert [line.split(":")[0] for line in saved["reference_motion_diagnosis"]] == ["dx", "dy", "rotation", "zoom"]
+    assert "reference_motion_diagnosis" in format_table(saved)
     assert json.loads((tmp_path / "run" / "eval.json").read_text()) == metrics
 
 

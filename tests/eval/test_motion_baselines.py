@@ -10,7 +10,7 @@ from data_prep.render import bilinear_crop
 from worldmodel.config import load_config
 from skimage.transform import AffineTransform, warp
 
-from worldmodel.eval.motion_baselines import global_flow, global_motion
+from worldmodel.eval.motion_baselines import global_flow, global_motion, motion_diagnosis
 from worldmodel.eval.reference_motion import reference_motion_metrics
 from worldmodel.models import WorldModel
 
@@ -62,3 +62,36 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     # a pure pan neither turns nor zooms: the similarity's rotation and zoom stay near 0
     assert metrics["reference_rotation_std"] < 1.0 and metrics["reference_zoom_std"] < 0.02
     assert {f"r2_{n}_to_reference_{a}" for n in ("r", "embeddings") for a in ("rotation", "zoom")} <= set(metrics)
+    # untrained: the flow reads the pans and nothing of the model does; the pans neither turn nor zoom
+    lines = motion_diagnosis(metrics)
+    assert [line.split(":")[0] for line in lines] == ["dx", "dy", "rotation", "zoom"]
+    assert all("the encoder does not represent it" in line for line in lines[:2]), lines
+    assert all("no verdict" in line for line in lines[2:]), lines
+
+
+def reference_scores(r: dict, embeddings: dict, flow=(0.9, 0.9), std=(3.0, 0.05), active_dims=8.0) -> dict:
+    """eval.json entries of a footage run: R² per axis of r and the embeddings (dx, dy, rotation, zoom)."""
+    axes = ("dx", "dy", "rotation", "zoom")
+    metrics = {f"r2_r_to_reference_{a}": r.get(a, 0.0) for a in axes}
+    metrics |= {f"r2_embeddings_to_reference_{a}": embeddings.get(a, 0.0) for a in axes}
+    metrics |= {"r2_flow_to_reference_dx": flow[0], "r2_flow_to_reference_dy": flow[1]}
+    return metrics | {"reference_rotation_std": std[0], "reference_zoom_std": std[1], "active_dims": active_dims}
+
+
+def test_motion_diagnosis_names_the_step_that_loses_each_axis():
+    lines = motion_diagnosis(reference_scores(r={"dx": 0.93, "dy": 0.2, "rotation": 0.1}, embeddings={"dy": 0.85, "rotation": 0.15},
+                                              flow=(0.99, 0.4)))
+    assert lines[0] == "dx: r tracks it (R² 0.93)"
+    assert lines[1].startswith("dy: missed (r 0.20, the pair's embeddings 0.85, the global flow 0.40)") and "r drops it" in lines[1]
+    assert "the footage turns (std 3 a pair), but the encoder does not represent it" in lines[2]
+    assert "zooms (std 0.05 a pair), but the encoder does not represent it" in lines[3]
+    # the flow reads dx, the embeddings do not; nothing reads dy; the footage neither turns nor zooms
+    lines = motion_diagnosis(reference_scores(r={}, embeddings={"dx": 0.3}, flow=(0.85, 0.3), std=(0.4, 0.01)))
+    assert "the global flow reads it, but the encoder does not represent it" in lines[0]
+    assert "nothing reads it, the flow included" in lines[1]
+    assert "hardly turns (std 0.4 a pair)" in lines[2] and "hardly zooms (std 0.01 a pair)" in lines[3]
+    # r unused: the latent, whatever the embeddings hold
+    lines = motion_diagnosis(reference_scores(r={}, embeddings={"dx": 0.9}, active_dims=0.0))
+    assert "r is not in use, the latent collapsed" in lines[0]
+    # eval.json without reference motion: no lines
+    assert motion_diagnosis({"r2_position": 0.9}) == []

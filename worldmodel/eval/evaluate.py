@@ -57,6 +57,7 @@ from threadpoolctl import threadpool_limits
 
 from worldmodel.data import build_dataset
 from worldmodel.eval.latent_usage import latent_usage_metrics, unused_latent_warning
+from worldmodel.eval.motion_baselines import motion_diagnosis
 from worldmodel.eval.probes import reference_solvers, save_probes
 from worldmodel.eval.progress import stage
 from worldmodel.eval.reference_motion import check_reference_motion, reference_motion_metrics
@@ -92,6 +93,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
                 metrics |= reference_motion_metrics(model, data_cfg, run_dir, reference_motion)
         with stage("latent usage"):
             metrics |= latent_usage_metrics(model, data_cfg)  # kl_nats / l0, active_dims, r_spread
+    if reference_motion:  # per axis: does r track it, and if not, which step loses it
+        metrics["reference_motion_diagnosis"] = motion_diagnosis(metrics)
     if warning := unused_latent_warning(metrics):
         print(f"warning: {warning}")
     if data_cfg.kind == "frames":  # which videos (or stretches of them) the test scores come from
@@ -103,12 +106,15 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
 
 
 def format_table(metrics: dict) -> str:
-    """One ``name  value`` line per metric, names aligned; a list (e.g. ``heldout``) as its first items and count."""
+    """One ``name  value`` line per metric, names aligned; a list (e.g. ``heldout``) as its first items and
+    count; a diagnosis (a list of sentences) one sentence a line below its name."""
     width = max(map(len, metrics))
 
-    def shown(value) -> str:
+    def shown(name: str, value) -> str:
+        if name.endswith("_diagnosis"):
+            return "".join(f"\n  {line}" for line in value)
         if isinstance(value, list):
             return ", ".join(map(str, value[:8])) + (f", … ({len(value)} in all)" if len(value) > 8 else "")
         return f"{value:8.4f}"
 
-    return "\n".join(f"{name:<{width}}  {shown(value)}" for name, value in metrics.items())
+    return "\n".join(f"{name:<{width}}  {shown(name, value)}" for name, value in metrics.items())

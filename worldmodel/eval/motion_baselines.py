@@ -13,6 +13,8 @@ reference itself is noise on this footage. Metrics: ``r2_<input>_to_reference_<d
 videos; probes fitted on the train videos, folds grouped by video). Footage that turns or zooms (a
 car's camera) is not a translation: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` probe the
 rotation and zoom of a global similarity fitted by the same Lucas–Kanade (:func:`global_motion`).
+:func:`motion_diagnosis` reads all of these into one line per axis (eval.json's
+``reference_motion_diagnosis``): does r track it, and if not, which step loses it.
 """
 
 from __future__ import annotations
@@ -123,3 +125,50 @@ def similarity_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray]
     metrics = per_axis_metrics(train, test, groups, "similarity", SIMILARITY_AXES, ("r", "embeddings"))
     std = test["similarity"].std(axis=0)
     return metrics | {f"reference_{axis}_std": float(value) for axis, value in zip(SIMILARITY_AXES, std)}
+
+
+TRACKS = 0.8  # R² at which r counts as tracking an axis of the reference motion
+MOVES = {"rotation": 1.0, "zoom": 0.03}  # std a pair (degrees; log zoom) below which the footage hardly turns / zooms:
+# on pure pans at 32 px, which neither turn nor zoom, the similarity fit's own noise is 0.42° and 0.015
+HOLDS, DROPS = 0.5, 0.1  # the pair's embeddings read an axis at R² ≥ HOLDS and ≥ DROPS above r: the latent drops it
+
+
+def motion_diagnosis(metrics: dict) -> list[str]:
+    """One line per axis of the reference motion saying whether r tracks it and, where not, which step
+    loses it, from the ``r2_{r,embeddings,flow}_to_reference_<axis>``, ``reference_<axis>_std`` and
+    ``active_dims`` entries of ``metrics`` (eval.json's), in this order:
+
+    - r reads the axis at R² ≥ ``TRACKS``: it tracks it;
+    - the footage hardly turns or zooms (std below ``MOVES``): no verdict, the R² are of noise;
+    - r is not in use (no active dimension): the latent collapsed;
+    - the pair's embeddings read it at R² ≥ ``HOLDS``, ≥ ``DROPS`` above r: the latent drops what the encoder holds;
+    - the global flow reads it (dx, dy) or the footage turns or zooms (rotation, zoom), and the
+      embeddings do not: the encoder does not represent it;
+    - nothing reads dx or dy, the flow included: the reference is not a global translation of this
+      footage, and a miss cannot be told from unpredictability.
+    """
+    lines = []
+    for axis in AXES + SIMILARITY_AXES:
+        if f"r2_r_to_reference_{axis}" not in metrics:
+            continue
+        r, embeddings = metrics[f"r2_r_to_reference_{axis}"], metrics[f"r2_embeddings_to_reference_{axis}"]
+        flow, std = metrics.get(f"r2_flow_to_reference_{axis}"), metrics.get(f"reference_{axis}_std")
+        read = f"r {r:.2f}, the pair's embeddings {embeddings:.2f}" + (f", the global flow {flow:.2f}" if flow is not None else "")
+        if r >= TRACKS:
+            lines.append(f"{axis}: r tracks it (R² {r:.2f})")
+        elif std is not None and std < MOVES[axis]:
+            lines.append(f"{axis}: the footage hardly {'turns' if axis == 'rotation' else 'zooms'} (std {std:.3g} a pair), "
+                         f"so its R² are of noise: no verdict")
+        elif metrics.get("active_dims", 1) == 0:
+            lines.append(f"{axis}: missed ({read}): r is not in use, the latent collapsed")
+        elif embeddings >= HOLDS and embeddings - r >= DROPS:
+            lines.append(f"{axis}: missed ({read}): the embeddings hold it and r drops it "
+                         f"(lower β, free bits or a larger r: docs/footage.md)")
+        elif (flow is not None and flow >= TRACKS) or std is not None:
+            seen = "the global flow reads it" if std is None else \
+                f"the footage {'turns' if axis == 'rotation' else 'zooms'} (std {std:.3g} a pair)"
+            lines.append(f"{axis}: missed ({read}): {seen}, but the encoder does not represent it")
+        else:
+            lines.append(f"{axis}: missed ({read}): nothing reads it, the flow included; the reference is not a "
+                         f"global translation of this footage, so the miss cannot be told from unpredictability")
+    return lines
