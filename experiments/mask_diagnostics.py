@@ -9,10 +9,16 @@ camera-events``), on the test split it prints:
 - for the pairs where exactly one factor changed, per coordinate i: the median |f(x⁺)_i − f(x)_i|
   (how far that factor moves each axis), the share of pairs whose mask has coordinate i on, and
   the 5th / 50th / 95th percentiles of the posterior's mask logit;
-- the same logit percentiles over the pairs where no factor changed.
+- the same logit percentiles over the pairs where no factor changed;
+- per factor, the mask's precision / recall (as eval.py scores it), what the pair of embeddings allows
+  (``pair_*``: trees on [f(x), f(x⁺), |Δf|], eval.py's mask ceiling) and, with ``--pixels``, what the
+  views themselves allow: trees on the rotation, zoom and move of a global similarity fitted between
+  the two views (Lucas–Kanade, :func:`~worldmodel.eval.motion_baselines.global_motion`).
 
 A factor the encoder moves along an axis of its own, and a logit that is high only where that factor
 changed, is what ``mask_precision_<factor>`` and ``mask_recall_<factor>`` (eval.py) then score well.
+Where the pixels tell a factor and the pair does not, the encoder lost it; where the pair tells it and
+the mask does not, the latent did.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import argparse
 import numpy as np
 import torch
 
-from worldmodel.data import build_dataset
-from worldmodel.eval.mask_factors import PREFIX
+from worldmodel.data import build_dataset, in_order_batches
+from worldmodel.eval.mask_factors import PREFIX, mask_factor_metrics, tree_factor_scores
+from worldmodel.eval.motion_baselines import global_motion
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.models.latents import SparseLatent
 from worldmodel.train.runs import load_run
@@ -39,6 +46,15 @@ def readouts(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
     return {"f": pairs["embedding"], "f_next": pairs["embedding_next"], "logits": logits.double().numpy()} | factors
 
 
+def pixel_motion(dataset, batch_size: int = 512) -> np.ndarray:
+    """(N, 8) per pair: the global similarity (move x, y, rotation, log zoom) from the context view to the
+    target view, and its absolute values."""
+    grey = lambda views: views.float().flatten(1, -3).mean(1).numpy()  # noqa: E731  (B, H, W)
+    motion = np.concatenate([global_motion(grey(batch["context"]), grey(batch["target"]), "similarity")
+                             for batch in in_order_batches(dataset, batch_size)])
+    return np.concatenate([motion, np.abs(motion)], 1)
+
+
 def percentiles(values: np.ndarray) -> str:
     return "/".join(f"{v:+.2f}" for v in np.percentile(values, [5, 50, 95]))
 
@@ -46,6 +62,7 @@ def percentiles(values: np.ndarray) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="run folder of an AdaSSL-S run (model.latent.kind sparse)")
+    parser.add_argument("--pixels", action="store_true", help="also read which factors moved from the views themselves")
     args = parser.parse_args()
     torch.manual_seed(0)
     cfg, model = load_run(args.run)
@@ -65,6 +82,18 @@ def main() -> None:
         for i in range(test["logits"].shape[1]):
             print(f"  coordinate {i}: median |Δf| {np.median(moved[pairs, i]):.3f}  mask on {on[pairs, i].mean():.2f}"
                   f"  logit p5/p50/p95 {percentiles(test['logits'][pairs, i])}")
+    train_set, test_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    torch.manual_seed(0)
+    train_pairs = encode_pairs(model, train_set)
+    scores = mask_factor_metrics(model, train_pairs, encode_pairs(model, test_set))
+    if args.pixels:
+        train_active = np.concatenate([train_pairs[PREFIX + f] for f in factors], 1) > 0.5
+        scores |= tree_factor_scores(pixel_motion(train_set), pixel_motion(test_set), train_active, active, factors, "pixels")
+    print("which factors moved, precision / recall:")
+    for name in factors:
+        cells = [f"{source} {scores[f'{source}_precision_{name}']:.3f} / {scores[f'{source}_recall_{name}']:.3f}"
+                 for source in ("mask", "pair", "pixels") if f"{source}_precision_{name}" in scores]
+        print(f"  {name}: " + "   ".join(cells))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ def test_camera_events_run_scores_the_sparse_mask_against_the_factors(tmp_path):
     metrics = evaluate_run(train(cfg, tmp_path / "run"))
     factors = ("pan_x", "pan_y", "zoom")
     assert sum(metrics[f"mask_coords_{f}"] for f in factors) <= 3  # each of r's 3 coordinates has one factor at most
-    assert all(0 <= metrics[f"mask_{kind}_{f}"] <= 1 for f in factors for kind in ("precision", "recall"))
+    assert all(0 <= metrics[f"{source}_{kind}_{f}"] <= 1 for f in factors for kind in ("precision", "recall")
+               for source in ("mask", "pair"))
     assert {f"r2_{a}_from_{s}" for a in ("shift_x", "shift_y", "zoom") for s in ("r", "pair")} <= set(metrics)
     assert not any(k.startswith("r2_active_") and k.endswith("_from_r") for k in metrics)  # on/off columns are categorical

@@ -14,7 +14,7 @@ from worldmodel.data import build_dataset
 from worldmodel.models.world_model import WorldModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
-from mask_diagnostics import readouts  # noqa: E402
+from mask_diagnostics import pixel_motion, readouts  # noqa: E402
 
 
 def test_readouts_hold_still_where_no_factor_changed_and_move_where_one_did(tmp_path):
@@ -33,3 +33,11 @@ def test_readouts_hold_still_where_no_factor_changed_and_move_where_one_did(tmp_
     assert still.any() and (~still).any()
     assert moved[still].max() < 1e-6
     assert np.median(moved[~still]) > 1e-3
+
+    # the views themselves: a still pair has no global motion; a pan x moves the content along x, a zoom scales it
+    motion = pixel_motion(dataset, batch_size=16)
+    assert motion.shape == (n, 8) and np.allclose(motion[:, 4:], np.abs(motion[:, :4]))
+    only = lambda j: active[:, j] & (active.sum(1) == 1)  # noqa: E731
+    assert np.abs(motion[still, :4]).max() < 1e-3
+    assert np.median(np.abs(motion[only(0), 0])) > 10 * np.median(np.abs(motion[only(1), 0]))
+    assert np.median(np.abs(motion[only(2), 3])) > 10 * np.median(np.abs(motion[only(0), 3]))

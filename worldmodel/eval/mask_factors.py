@@ -12,11 +12,19 @@ the hard mask of the posterior (coordinate i on where r̄_i ≠ 0) is compared w
    ``mask_precision_<factor>`` = P(on | predicted on), ``mask_recall_<factor>`` = P(predicted on | on),
    ``mask_coords_<factor>`` = how many coordinates it got. A factor with no coordinate has recall 0
    and precision 0.
+
+Next to them, what the encoder allows: ``pair_precision_<factor>`` and ``pair_recall_<factor>`` of
+gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``, stopped early on a tenth of
+the train pairs) fitted on the train pairs to tell from [f(x), f(x⁺), |f(x⁺) − f(x)|] whether the
+factor was on. The mask is inferred from the
+same two embeddings, so where these are low the embeddings do not show the move and no mask can
+follow it; where they are high and the mask's are not, the latent is at fault.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from worldmodel.models.latents import SparseLatent
 
@@ -54,4 +62,26 @@ def mask_factor_metrics(model, train: dict, test: dict) -> dict[str, float]:
     if not isinstance(model.latent, SparseLatent) or not factors:
         return {}
     active = lambda pairs: np.concatenate([pairs[PREFIX + f] for f in factors], 1) > 0.5  # noqa: E731  (N, F)
-    return mask_factor_scores(train["r"] != 0, active(train), test["r"] != 0, active(test), factors)
+    metrics = mask_factor_scores(train["r"] != 0, active(train), test["r"] != 0, active(test), factors)
+    return metrics | pair_factor_scores(train, test, active(train), active(test), factors)
+
+
+def pair_factor_scores(train: dict, test: dict, train_active: np.ndarray, test_active: np.ndarray,
+                       factors: list[str]) -> dict[str, float]:
+    """``pair_{precision,recall}_<factor>`` of the module docstring from the readouts' ``embedding`` and
+    ``embedding_next`` (N, D) and the true active sets (N, F)."""
+    pair = lambda p: np.concatenate([p["embedding"], p["embedding_next"], np.abs(p["embedding_next"] - p["embedding"])], 1)  # noqa: E731
+    return tree_factor_scores(pair(train), pair(test), train_active, test_active, factors, "pair")
+
+
+def tree_factor_scores(train_x: np.ndarray, test_x: np.ndarray, train_active: np.ndarray, test_active: np.ndarray,
+                       factors: list[str], name: str) -> dict[str, float]:
+    """``<name>_{precision,recall}_<factor>``: per factor, trees fitted on features (N, K) of the train pairs to
+    tell whether it was on (active (N, F) 0/1), scored on the test pairs."""
+    metrics = {}
+    for j, factor in enumerate(factors):
+        trees = HistGradientBoostingClassifier(early_stopping=True, random_state=0).fit(train_x, train_active[:, j])
+        predicted, on = trees.predict(test_x).astype(bool), test_active[:, j].astype(bool)
+        metrics[f"{name}_precision_{factor}"] = float((predicted & on).sum() / max(predicted.sum(), 1))
+        metrics[f"{name}_recall_{factor}"] = float((predicted & on).sum() / max(on.sum(), 1))
+    return metrics
