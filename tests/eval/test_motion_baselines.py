@@ -65,7 +65,7 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     # untrained: the flow reads the pans and nothing of the model does; the pans neither turn nor zoom
     lines = motion_diagnosis(metrics)
     assert [line.split(":")[0] for line in lines] == ["dx", "dy", "rotation", "zoom"]
-    assert all("the encoder does not represent it" in line for line in lines[:2]), lines
+    assert all("the encoder is the limit" in line for line in lines[:2]), lines
     assert all("no verdict" in line for line in lines[2:]), lines
 
 
@@ -83,11 +83,11 @@ def test_motion_diagnosis_names_the_step_that_loses_each_axis():
                                               flow=(0.99, 0.4)))
     assert lines[0] == "dx: r tracks it (R² 0.93)"
     assert lines[1].startswith("dy: missed (r 0.20, the pair's embeddings 0.85, the global flow 0.40)") and "r drops it" in lines[1]
-    assert "the footage turns (std 3 a pair), but the encoder does not represent it" in lines[2]
-    assert "zooms (std 0.05 a pair), but the encoder does not represent it" in lines[3]
+    assert "the footage turns (std 3 a pair), the embeddings do not: the encoder is the limit" in lines[2]
+    assert "zooms (std 0.05 a pair), the embeddings do not: the encoder is the limit" in lines[3]
     # the flow reads dx, the embeddings do not; nothing reads dy; the footage neither turns nor zooms
     lines = motion_diagnosis(reference_scores(r={}, embeddings={"dx": 0.3}, flow=(0.85, 0.3), std=(0.4, 0.01)))
-    assert "the global flow reads it, but the encoder does not represent it" in lines[0]
+    assert "the global flow reads it, the embeddings do not: the encoder is the limit" in lines[0]
     assert "nothing reads it, the flow included" in lines[1]
     assert "hardly turns (std 0.4 a pair)" in lines[2] and "hardly zooms (std 0.01 a pair)" in lines[3]
     # r unused: the latent, whatever the embeddings hold

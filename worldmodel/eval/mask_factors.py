@@ -16,9 +16,9 @@ the hard mask of the posterior (coordinate i on where r̄_i ≠ 0) is compared w
 Next to them, what the encoder allows: ``pair_precision_<factor>`` and ``pair_recall_<factor>`` of
 gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``, stopped early on a tenth of
 the train pairs) fitted on the train pairs to tell from [f(x), f(x⁺), |f(x⁺) − f(x)|] whether the
-factor was on. The mask is inferred from the
-same two embeddings, so where these are low the embeddings do not show the move and no mask can
-follow it; where they are high and the mask's are not, the latent is at fault.
+factor was on. The mask is inferred from the same two embeddings, so where these are low the
+embeddings do not show the move and no mask can follow it; where they are high and the mask's are
+not, the latent is at fault.
 """
 
 from __future__ import annotations

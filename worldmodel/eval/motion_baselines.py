@@ -143,7 +143,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
     - r is not in use (no active dimension): the latent collapsed;
     - the pair's embeddings read it at R² ≥ ``HOLDS``, ≥ ``DROPS`` above r: the latent drops what the encoder holds;
     - the global flow reads it (dx, dy) or the footage turns or zooms (rotation, zoom), and the
-      embeddings do not: the encoder does not represent it;
+      embeddings do not (or no better than r): the encoder is the limit;
     - nothing reads dx or dy, the flow included: the reference is not a global translation of this
       footage, and a miss cannot be told from unpredictability.
     """
@@ -167,7 +167,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         elif (flow is not None and flow >= TRACKS) or std is not None:
             seen = "the global flow reads it" if std is None else \
                 f"the footage {'turns' if axis == 'rotation' else 'zooms'} (std {std:.3g} a pair)"
-            lines.append(f"{axis}: missed ({read}): {seen}, but the encoder does not represent it")
+            lines.append(f"{axis}: missed ({read}): {seen}, the embeddings do not: the encoder is the limit")
         else:
             lines.append(f"{axis}: missed ({read}): nothing reads it, the flow included; the reference is not a "
                          f"global translation of this footage, so the miss cannot be told from unpredictability")

@@ -47,6 +47,8 @@ class Standardised(nn.Module):
     No axis of the embedding can then be much narrower than the others. A narrow axis is a factor
     whose moves are small against InfoNCE's distances, so the prediction loss hardly notices a miss
     there and a sparse r's mask on it stops following the factor (docs/results/camera_pan.md).
+    Unlike the CNN's GroupNorm, this makes a training embedding depend on its batch: with several
+    processes each standardises over its own share.
     """
 
     def __init__(self, encoder: nn.Module) -> None:
