@@ -32,14 +32,15 @@ from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.eval.mask_factors import PREFIX, mask_factor_metrics, tree_factor_scores
 from worldmodel.eval.motion_baselines import global_motion
 from worldmodel.eval.readouts import encode_pairs
+from worldmodel.eval.reference_motion import to_grey
 from worldmodel.models.latents import SparseLatent
 from worldmodel.train.runs import load_run
 
 
-def readouts(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """f(x), f(x⁺) (N, D) as :func:`~worldmodel.eval.readouts.encode_pairs` reads them, the posterior's mask
-    logits on them (N, R) and each factor's ``gt_active_<factor>`` column (N,), keyed by the factor."""
-    pairs = encode_pairs(model, dataset, batch_size)
+def readouts(model, pairs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """From the :func:`~worldmodel.eval.readouts.encode_pairs` readouts of a dataset: f(x), f(x⁺) (N, D), the
+    posterior's mask logits on them (N, R) and each factor's ``gt_active_<factor>`` column (N,), keyed by
+    the factor."""
     with torch.no_grad():
         logits, _ = model.latent._posterior(*(torch.as_tensor(pairs[key], dtype=torch.float32) for key in ("embedding", "embedding_next")))
     factors = {key[len(PREFIX):]: value[:, 0] for key, value in pairs.items() if key.startswith(PREFIX)}
@@ -49,8 +50,7 @@ def readouts(model, dataset, batch_size: int = 512) -> dict[str, np.ndarray]:
 def pixel_motion(dataset, batch_size: int = 512) -> np.ndarray:
     """(N, 8) per pair: the global similarity (move x, y, rotation, log zoom) from the context view to the
     target view, and its absolute values."""
-    grey = lambda views: views.float().flatten(1, -3).mean(1).numpy()  # noqa: E731  (B, H, W)
-    motion = np.concatenate([global_motion(grey(batch["context"]), grey(batch["target"]), "similarity")
+    motion = np.concatenate([global_motion(to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1]), "similarity")
                              for batch in in_order_batches(dataset, batch_size)])
     return np.concatenate([motion, np.abs(motion)], 1)
 
@@ -69,7 +69,9 @@ def main() -> None:
     if not isinstance(model.latent, SparseLatent):
         raise SystemExit(f"mask_diagnostics: {args.run} has model.latent.kind '{cfg.model.latent.kind}'; expected 'sparse'")
     model.eval()
-    test = readouts(model, build_dataset(cfg.data, "test"))
+    train_set, test_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    test_pairs = encode_pairs(model, test_set)
+    test = readouts(model, test_pairs)
     factors = sorted(set(test) - {"f", "f_next", "logits"})
     if not factors:
         raise SystemExit(f"mask_diagnostics: {cfg.data.path} has no per-pair active_<factor> truth; expected camera-events data")
@@ -82,10 +84,8 @@ def main() -> None:
         for i in range(test["logits"].shape[1]):
             print(f"  coordinate {i}: median |Δf| {np.median(moved[pairs, i]):.3f}  mask on {on[pairs, i].mean():.2f}"
                   f"  logit p5/p50/p95 {percentiles(test['logits'][pairs, i])}")
-    train_set, test_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
-    torch.manual_seed(0)
     train_pairs = encode_pairs(model, train_set)
-    scores = mask_factor_metrics(model, train_pairs, encode_pairs(model, test_set))
+    scores = mask_factor_metrics(model, train_pairs, test_pairs)
     if args.pixels:
         train_active = np.concatenate([train_pairs[PREFIX + f] for f in factors], 1) > 0.5
         scores |= tree_factor_scores(pixel_motion(train_set), pixel_motion(test_set), train_active, active, factors, "pixels")

@@ -11,6 +11,7 @@ import torch
 from data_prep.camera_events import generate_camera_events
 from worldmodel.config import load_config
 from worldmodel.data import build_dataset
+from worldmodel.eval.readouts import encode_pairs
 from worldmodel.models.world_model import WorldModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
@@ -24,7 +25,7 @@ def test_readouts_hold_still_where_no_factor_changed_and_move_where_one_did(tmp_
     dataset = build_dataset(cfg.data, "test")
     torch.manual_seed(0)
     model = WorldModel(cfg, tuple(dataset[0]["context"].shape)).eval()
-    out = readouts(model, dataset, batch_size=16)
+    out = readouts(model, encode_pairs(model, dataset, batch_size=16))
     n = len(dataset)
     assert out["f"].shape == out["f_next"].shape == (n, 3) and out["logits"].shape == (n, cfg.model.latent.dim)
     active = np.stack([out[f] > 0.5 for f in ("pan_x", "pan_y", "zoom")], 1)

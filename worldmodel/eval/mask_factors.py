@@ -46,10 +46,7 @@ def mask_factor_scores(train_masks: np.ndarray, train_active: np.ndarray, test_m
     owner = np.where(corr.max(1) > min_correlation, corr.argmax(1), -1)  # (R,) the factor of each coordinate
     metrics = {}
     for j, name in enumerate(factors):
-        predicted = test_masks[:, owner == j].any(1)
-        on = test_active[:, j].astype(bool)
-        metrics[f"mask_precision_{name}"] = float((predicted & on).sum() / max(predicted.sum(), 1))
-        metrics[f"mask_recall_{name}"] = float((predicted & on).sum() / max(on.sum(), 1))
+        precision_recall(metrics, "mask", name, test_masks[:, owner == j].any(1), test_active[:, j])
         metrics[f"mask_coords_{name}"] = float((owner == j).sum())
     return metrics
 
@@ -81,7 +78,13 @@ def tree_factor_scores(train_x: np.ndarray, test_x: np.ndarray, train_active: np
     metrics = {}
     for j, factor in enumerate(factors):
         trees = HistGradientBoostingClassifier(early_stopping=True, random_state=0).fit(train_x, train_active[:, j])
-        predicted, on = trees.predict(test_x).astype(bool), test_active[:, j].astype(bool)
-        metrics[f"{name}_precision_{factor}"] = float((predicted & on).sum() / max(predicted.sum(), 1))
-        metrics[f"{name}_recall_{factor}"] = float((predicted & on).sum() / max(on.sum(), 1))
+        precision_recall(metrics, name, factor, trees.predict(test_x), test_active[:, j])
     return metrics
+
+
+def precision_recall(metrics: dict, source: str, factor: str, predicted: np.ndarray, on: np.ndarray) -> None:
+    """Adds ``<source>_precision_<factor>`` = P(on | predicted on) and ``<source>_recall_<factor>`` =
+    P(predicted on | on) to ``metrics``, from 0/1 arrays (N,); 0 where nothing is predicted or on."""
+    predicted, on = predicted.astype(bool), on.astype(bool)
+    metrics[f"{source}_precision_{factor}"] = float((predicted & on).sum() / max(predicted.sum(), 1))
+    metrics[f"{source}_recall_{factor}"] = float((predicted & on).sum() / max(on.sum(), 1))

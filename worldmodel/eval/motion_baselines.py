@@ -154,10 +154,11 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         r, embeddings = metrics[f"r2_r_to_reference_{axis}"], metrics[f"r2_embeddings_to_reference_{axis}"]
         flow, std = metrics.get(f"r2_flow_to_reference_{axis}"), metrics.get(f"reference_{axis}_std")
         read = f"r {r:.2f}, the pair's embeddings {embeddings:.2f}" + (f", the global flow {flow:.2f}" if flow is not None else "")
+        moves = {"rotation": "turns", "zoom": "zooms"}.get(axis)
         if r >= TRACKS:
             lines.append(f"{axis}: r tracks it (R² {r:.2f})")
         elif std is not None and std < MOVES[axis]:
-            lines.append(f"{axis}: the footage hardly {'turns' if axis == 'rotation' else 'zooms'} (std {std:.3g} a pair), "
+            lines.append(f"{axis}: the footage hardly {moves} (std {std:.3g} a pair), "
                          f"so its R² are of noise: no verdict")
         elif metrics.get("active_dims", 1) == 0:
             lines.append(f"{axis}: missed ({read}): r is not in use, the latent collapsed")
@@ -165,8 +166,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
             lines.append(f"{axis}: missed ({read}): the embeddings hold it and r drops it "
                          f"(lower β, free bits or a larger r: docs/footage.md)")
         elif (flow is not None and flow >= TRACKS) or std is not None:
-            seen = "the global flow reads it" if std is None else \
-                f"the footage {'turns' if axis == 'rotation' else 'zooms'} (std {std:.3g} a pair)"
+            seen = "the global flow reads it" if std is None else f"the footage {moves} (std {std:.3g} a pair)"
             lines.append(f"{axis}: missed ({read}): {seen}, the embeddings do not: the encoder is the limit")
         else:
             lines.append(f"{axis}: missed ({read}): nothing reads it, the flow included; the reference is not a "

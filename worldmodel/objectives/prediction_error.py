@@ -19,7 +19,8 @@ of the mean spread is scored against that floor, so a dead one cannot dominate).
 a gradient for r on every coordinate, where InfoNCE's has vanished (an error much smaller than the
 distance to the nearest negative leaves the softmax unchanged). With f(x) detached as the prediction's
 start, the term never pulls f(x) towards f(x⁺); it reaches the encoder only through what r's
-posterior reads.
+posterior reads. That path can still collapse it: on Breakout, at κ ≥ 1, InfoNCE stayed at chance and
+the embeddings shrank to a point (docs/results/simulators.md); watch the collapse alarm.
 """
 
 from __future__ import annotations
