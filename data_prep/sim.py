@@ -24,6 +24,10 @@ Environments (``ENVS``; gymnasium, from ``pip install -e ".[sim]"``):
 - ``Reacher-v5``: a two-joint arm seen from above (MuJoCo, rendered headless with
   ``MUJOCO_GL=egl`` unless set, no anti-aliasing, shadows, reflections or skybox). Action: the two joint torques; state: joint angles
   and velocities, target and fingertip positions.
+- ``HalfCheetah-v5``: a planar cheetah (MuJoCo, the same fast rendering) seen by a camera that follows
+  its centre of mass from behind and above, so its running shows as the chequered floor's move
+  (ego-motion) and its torques as its limbs' poses. Action: the six joint torques; state: the root's
+  position, pitch and the joint angles, their velocities, and the camera's pose (``camera_x``, ``camera_z``).
 - ``Breakout``: Atari Breakout (``ALE/Breakout-v5``, the ROM ships with ale-py), 4 emulator frames per
   step, sticky actions off (``repeat_action_probability=0``, or the recorded action would not be the one
   applied). The score rows are cropped: the 160 × 160 playfield (rows 36-195, paddle included) is
@@ -50,6 +54,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
@@ -149,19 +154,14 @@ class CarRacing:
         return np.array([*hull.position, hull.angle, vx, vy, hull.angularVelocity, np.hypot(vx, vy)])
 
 
-class Reacher:
-    """gymnasium ``Reacher-v5`` rendered at ``size`` pixels with the fast render settings, seen from
-    straight above so that the arm's reach (0.21) fills the view."""
+class _MuJoCo:
+    """A gymnasium MuJoCo environment rendered headless with the fast settings: no multisample
+    anti-aliasing, shadows, reflections or skybox (8-10x faster than the defaults)."""
 
-    action_columns = ("torque_joint0", "torque_joint1")
-    state_columns = ("angle_joint0", "angle_joint1", "velocity_joint0", "velocity_joint1",
-                     "target_x", "target_y", "fingertip_x", "fingertip_y")
-
-    def __init__(self, size: int) -> None:
-        camera = {"distance": 0.6, "elevation": -90.0, "azimuth": 90.0, "lookat": np.zeros(3), "trackbodyid": 0}
-        self.wrapped = _make("Reacher-v5", render_mode="rgb_array", width=size, height=size, default_camera_config=camera)
+    def __init__(self, env_id: str, size: int, **kwargs: Any) -> None:
+        self.wrapped = _make(env_id, render_mode="rgb_array", width=size, height=size, **kwargs)
         self.env = self.wrapped.unwrapped
-        self.env.model.vis.quality.offsamples = 0  # no multisample anti-aliasing (read when the context is made)
+        self.env.model.vis.quality.offsamples = 0  # read when the rendering context is made
         self.action_low, self.action_high = self.env.action_space.low, self.env.action_space.high
         self.fps = float(self.env.metadata["render_fps"])
         self._fast = False
@@ -186,9 +186,60 @@ class Reacher:
         _, reward, terminated, _, _ = self.env.step(action.astype(np.float32))
         return self._render(), float(reward), bool(terminated)  # no time limit: the recorder counts frames
 
+
+class Reacher(_MuJoCo):
+    """gymnasium ``Reacher-v5`` seen from straight above so that the arm's reach (0.21) fills the view."""
+
+    action_columns = ("torque_joint0", "torque_joint1")
+    state_columns = ("angle_joint0", "angle_joint1", "velocity_joint0", "velocity_joint1",
+                     "target_x", "target_y", "fingertip_x", "fingertip_y")
+
+    def __init__(self, size: int) -> None:
+        camera = {"distance": 0.6, "elevation": -90.0, "azimuth": 90.0, "lookat": np.zeros(3), "trackbodyid": 0}
+        super().__init__("Reacher-v5", size, default_camera_config=camera)
+
     def state(self) -> np.ndarray:
         data = self.env.data
         return np.concatenate([data.qpos[:2], data.qvel[:2], data.qpos[2:4], self.env.get_body_com("fingertip")[:2]])
+
+
+class HalfCheetah(_MuJoCo):
+    """gymnasium ``HalfCheetah-v5`` seen by its tracking camera, raised to look down on the floor.
+
+    The model's ``track`` camera follows the cheetah's centre of mass from the side at its own height,
+    so the floor fills a third of the view; here it sits 3 m from the centre of mass, 30 degrees above
+    it, so that the chequered floor fills the frame and its move is the camera's (the centre of mass's)
+    move. The camera's pose is the state's ``camera_x``, ``camera_z``."""
+
+    JOINTS = ("bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
+    action_columns = tuple(f"torque_{joint}" for joint in JOINTS)
+    state_columns = ("root_x", "root_z", "root_angle", *(f"angle_{j}" for j in JOINTS),
+                     "velocity_x", "velocity_z", "angular_velocity", *(f"velocity_{j}" for j in JOINTS),
+                     "camera_x", "camera_z")
+    CAMERA_XML = 'pos="0 -3 0.3" xyaxes="1 0 0 0 0 1"'
+    CAMERA_ELEVATION, CAMERA_DISTANCE = 30.0, 3.0
+
+    def __init__(self, size: int) -> None:
+        _gymnasium("HalfCheetah-v5")
+        try:
+            from gymnasium.envs.mujoco import mujoco_env
+        except ImportError as err:
+            raise SimExtraMissing(f"environment 'HalfCheetah-v5' needs a package of the sim extra ({err}): {EXTRA}") from None
+        xml = (Path(mujoco_env.__file__).parent / "assets" / "half_cheetah.xml").read_text()
+        if self.CAMERA_XML not in xml:
+            raise RuntimeError(f"HalfCheetah-v5's model has no camera {self.CAMERA_XML}: this gymnasium's model changed")
+        up, back = np.sin(np.radians(self.CAMERA_ELEVATION)), np.cos(np.radians(self.CAMERA_ELEVATION))
+        d = self.CAMERA_DISTANCE
+        xml = xml.replace(self.CAMERA_XML, f'pos="0 {-d * back:.4f} {d * up:.4f}" xyaxes="1 0 0 0 {up:.4f} {back:.4f}"')
+        with tempfile.TemporaryDirectory() as folder:  # the model is read once, when the environment is made
+            path = Path(folder) / "half_cheetah.xml"
+            path.write_text(xml)
+            super().__init__("HalfCheetah-v5", size, xml_file=str(path), camera_name="track")
+
+    def state(self) -> np.ndarray:
+        data = self.env.data
+        com = data.subtree_com[1]  # the torso's subtree: the whole cheetah, which the camera follows
+        return np.concatenate([data.qpos, data.qvel, [com[0], com[2]]])
 
 
 class Breakout:
@@ -240,6 +291,7 @@ class EnvSpec:
 ENVS = {
     "CarRacing-v3": EnvSpec(CarRacing, hold=5, policy="biased"),
     "Reacher-v5": EnvSpec(Reacher, hold=4, policy="random-hold"),
+    "HalfCheetah-v5": EnvSpec(HalfCheetah, hold=4, policy="random-hold"),
     "Breakout": EnvSpec(Breakout, hold=1, policy="random-hold"),
 }
 

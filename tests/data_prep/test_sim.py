@@ -212,7 +212,7 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path, module, env):
     assert done.stderr.strip().count("\n") == 0 and 'pip install -e ".[sim]"' in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("env,columns", [("CarRacing-v3", 3), ("Reacher-v5", 2)])
+@pytest.mark.parametrize("env,columns", [("CarRacing-v3", 3), ("Reacher-v5", 2), ("HalfCheetah-v5", 6)])
 def test_gymnasium_environments(tmp_path, env, columns):
     pytest.importorskip("gymnasium")
     pytest.importorskip("Box2D" if env == "CarRacing-v3" else "mujoco")
@@ -227,6 +227,12 @@ def test_gymnasium_environments(tmp_path, env, columns):
     if env == "CarRacing-v3":
         assert state[11, 6] > state[0, 6] + 1  # the biased policy drives: the speed grows
         assert store.frames[:, -3:].mean() > 60  # the dashboard (black) is cropped: the bottom rows show the ground
+    elif env == "HalfCheetah-v5":
+        names = read_meta(tmp_path / "d")["columns"]["state"]
+        camera_x, root_x = state[:, names.index("camera_x")], state[:, names.index("root_x")]
+        assert np.abs(camera_x - root_x).max() < 0.5  # the camera follows the cheetah's centre of mass
+        assert np.abs(np.diff(state[:12, names.index("angle_bthigh")])).max() > 1e-3  # the torques move the joints
+        assert store.frames[:, :8].mean() > 40  # the raised camera sees floor at the top, not the black sky
     else:
         reach = np.hypot(state[:, 6], state[:, 7])
         assert np.all(np.abs(reach) < 0.22) and np.abs(np.diff(state[:12, 0])).max() > 1e-3
