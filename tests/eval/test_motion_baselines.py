@@ -53,7 +53,7 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
                                                      "model.latent.hidden=32", "model.predictor.hidden=32"])
     model = WorldModel(cfg, (1, 3, 64, 64)).eval()  # untrained: r and the embeddings know little of the motion
     metrics = reference_motion_metrics(model, cfg.data, tmp_path, "phase", max_pairs=150)
-    for name in ("r", "embeddings", "flow"):
+    for name in ("r", "embeddings", "embeddings_trees", "flow"):
         assert {f"r2_{name}_to_reference_dx", f"r2_{name}_to_reference_dy"} <= set(metrics)
     # the flow read-out and phase correlation measure the same camera move
     assert min(metrics["r2_flow_to_reference_dx"], metrics["r2_flow_to_reference_dy"]) > 0.8
@@ -69,11 +69,13 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     assert all("no verdict" in line for line in lines[2:]), lines
 
 
-def reference_scores(r: dict, embeddings: dict, flow=(0.9, 0.9), std=(3.0, 0.05), active_dims=8.0) -> dict:
-    """eval.json entries of a footage run: R² per axis of r and the embeddings (dx, dy, rotation, zoom)."""
+def reference_scores(r: dict, embeddings: dict, flow=(0.9, 0.9), std=(3.0, 0.05), active_dims=8.0, trees=None) -> dict:
+    """eval.json entries of a footage run: R² per axis of r and the embeddings (dx, dy, rotation, zoom);
+    ``trees`` (the trees on the pair) default to the embeddings' ridge."""
     axes = ("dx", "dy", "rotation", "zoom")
     metrics = {f"r2_r_to_reference_{a}": r.get(a, 0.0) for a in axes}
     metrics |= {f"r2_embeddings_to_reference_{a}": embeddings.get(a, 0.0) for a in axes}
+    metrics |= {f"r2_embeddings_trees_to_reference_{a}": (trees or embeddings).get(a, 0.0) for a in axes}
     metrics |= {"r2_flow_to_reference_dx": flow[0], "r2_flow_to_reference_dy": flow[1]}
     return metrics | {"reference_rotation_std": std[0], "reference_zoom_std": std[1], "active_dims": active_dims}
 
@@ -90,6 +92,10 @@ def test_motion_diagnosis_names_the_step_that_loses_each_axis():
     assert "the global flow reads it, the embeddings do not: the encoder is the limit" in lines[0]
     assert "nothing reads it, the flow included" in lines[1]
     assert "hardly turns (std 0.4 a pair)" in lines[2] and "hardly zooms (std 0.01 a pair)" in lines[3]
+    # the pair holds dx only non-linearly (a position modulo a repeating texture): not the encoder's limit
+    lines = motion_diagnosis(reference_scores(r={"dx": 0.1}, embeddings={"dx": 0.15}, trees={"dx": 0.56}, flow=(0.95, 0.9)))
+    assert "the embeddings hold it, but not linearly (trees on the pair 0.56)" in lines[0], lines[0]
+    assert "the encoder is the limit" in lines[1]
     # r unused: the latent, whatever the embeddings hold
     lines = motion_diagnosis(reference_scores(r={}, embeddings={"dx": 0.9}, active_dims=0.0))
     assert "r is not in use, the latent collapsed" in lines[0]

@@ -4,6 +4,9 @@ read from the same pairs, so that a low score of r tells failure from unpredicta
 - ``r``: a ridge probe from r (the posterior mean) to the reference motion (dx, dy);
 - ``embeddings``: a ridge probe from [f(x), f(x⁺)], the encoder's two embeddings (what r could
   at most be computed from, linearly);
+- ``embeddings_trees``: gradient-boosted trees on the same [f(x), f(x⁺)]: what the pair holds of the
+  motion in any form (an encoder that keeps a camera's position modulo a repeating texture holds the
+  move, but not linearly);
 - ``flow``: a ridge probe from a two-number global optical flow (Lucas–Kanade, :func:`global_flow`)
   between the last context and last target frames: a read-out that knows nothing of the model.
 
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d, spatial_gradient
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
 from worldmodel.data import in_order_batches
@@ -117,6 +121,18 @@ def per_axis_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], 
     return metrics
 
 
+def pair_trees_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, float]:
+    """``r2_embeddings_trees_to_reference_<axis>`` for dx, dy, rotation and zoom: gradient-boosted trees
+    from [f(x), f(x⁺)] (``embeddings``), one per axis, fitted on ``train`` and scored on ``test`` (the
+    ``reference`` (N, 2) and ``similarity`` (N, 2) of :func:`pair_inputs`)."""
+    metrics = {}
+    for target, axes in (("reference", AXES), ("similarity", SIMILARITY_AXES)):
+        for k, axis in enumerate(axes):
+            trees = HistGradientBoostingRegressor(max_iter=200, random_state=0).fit(train["embeddings"], train[target][:, k])
+            metrics[f"r2_embeddings_trees_to_reference_{axis}"] = float(r2_score(test[target][:, k], trees.predict(test["embeddings"])))
+    return metrics
+
+
 def similarity_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], groups: np.ndarray) -> dict[str, float]:
     """Rotation and zoom: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` (the :func:`pair_inputs`
     ``similarity`` as the reference; the two-number flow cannot express them, so it is no baseline here)
@@ -142,6 +158,8 @@ def motion_diagnosis(metrics: dict) -> list[str]:
     - the footage hardly turns or zooms (std below ``MOVES``): no verdict, the R² are of noise;
     - r is not in use (no active dimension): the latent collapsed;
     - the pair's embeddings read it at R² ≥ ``HOLDS``, ≥ ``DROPS`` above r: the latent drops what the encoder holds;
+    - only trees on the pair (``r2_embeddings_trees_to_reference_<axis>``) read it so: the encoder holds it,
+      but maps the camera's pose non-linearly, so r, a displacement of that map, is not linear in the move;
     - the global flow reads it (dx, dy) or the footage turns or zooms (rotation, zoom), and the
       embeddings do not (or no better than r): the encoder is the limit;
     - nothing reads dx or dy, the flow included: the reference is not a global translation of this
@@ -153,6 +171,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
             continue
         r, embeddings = metrics[f"r2_r_to_reference_{axis}"], metrics[f"r2_embeddings_to_reference_{axis}"]
         flow, std = metrics.get(f"r2_flow_to_reference_{axis}"), metrics.get(f"reference_{axis}_std")
+        trees = metrics.get(f"r2_embeddings_trees_to_reference_{axis}")
         read = f"r {r:.2f}, the pair's embeddings {embeddings:.2f}" + (f", the global flow {flow:.2f}" if flow is not None else "")
         moves = {"rotation": "turns", "zoom": "zooms"}.get(axis)
         if r >= TRACKS:
@@ -165,6 +184,10 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         elif embeddings >= HOLDS and embeddings - r >= DROPS:
             lines.append(f"{axis}: missed ({read}): the embeddings hold it and r drops it "
                          f"(lower β, free bits or a larger r: docs/footage.md)")
+        elif trees is not None and trees >= HOLDS and trees - r >= DROPS:
+            lines.append(f"{axis}: missed ({read}): the embeddings hold it, but not linearly (trees on the pair "
+                         f"{trees:.2f}): the encoder maps the camera's pose non-linearly (e.g. modulo a repeating "
+                         f"texture), so r, a displacement of that map, is not linear in the move (docs/footage.md)")
         elif (flow is not None and flow >= TRACKS) or std is not None:
             seen = "the global flow reads it" if std is None else f"the footage {moves} (std {std:.3g} a pair)"
             lines.append(f"{axis}: missed ({read}): {seen}, the embeddings do not: the encoder is the limit")

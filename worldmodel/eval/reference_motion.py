@@ -37,7 +37,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.motion_baselines import pair_inputs, per_axis_metrics, similarity_metrics
+from worldmodel.eval.motion_baselines import pair_inputs, pair_trees_metrics, per_axis_metrics, similarity_metrics
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.tasks import task_for
@@ -127,6 +127,7 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
                "reference_motion_pairs": float(len(test["r"]))}
     metrics |= per_axis_metrics(train, test, train["video"]) | similarity_metrics(train, test, train["video"])
+    metrics |= pair_trees_metrics(train, test)
     if camera_motion:  # the store's action is the true camera move (a simulator's is the agent's action)
         metrics["r2_reference_motion_to_truth"] = float(r2_score(test["action"], test["reference"]))
         truth_probe = fit_ridge_probe(train["r"], train["action"], train["video"])
