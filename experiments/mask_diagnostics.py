@@ -30,9 +30,8 @@ import torch
 
 from worldmodel.data import build_dataset, in_order_batches
 from worldmodel.eval.mask_factors import PREFIX, mask_factor_metrics, tree_factor_scores
-from worldmodel.eval.motion_baselines import global_motion
+from worldmodel.eval.motion_baselines import global_motion, to_grey
 from worldmodel.eval.readouts import encode_pairs
-from worldmodel.eval.reference_motion import to_grey
 from worldmodel.models.latents import SparseLatent
 from worldmodel.train.runs import load_run
 

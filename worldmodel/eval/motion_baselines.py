@@ -84,6 +84,11 @@ def global_motion(before: np.ndarray, after: np.ndarray, model: str = "translati
     return p[:, : MODELS[model]].double().numpy()
 
 
+def to_grey(frames: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, H, W) frames (uint8 or float) → (N, H, W) float64 channel means."""
+    return np.asarray(frames, dtype=np.float64).mean(axis=1)
+
+
 def global_flow(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """(N, 2) (vx, vy): the :func:`global_motion` translation, the two-number flow read-out."""
     return global_motion(before, after, "translation")
@@ -99,8 +104,7 @@ def pair_inputs(model, dataset, batch_size: int = 256) -> dict[str, np.ndarray]:
     for batch in in_order_batches(dataset, batch_size):
         both = torch.cat([model.encode(batch["context"]), model.encode(batch["target"])], dim=1)
         parts["embeddings"].append(both.double().numpy())
-        grey = lambda clips: clips[:, -1].float().mean(1).numpy()  # (B, H, W) of the last frame
-        before, after = grey(batch["context"]), grey(batch["target"])
+        before, after = to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1])  # (B, H, W) last frames
         parts["flow"].append(global_flow(before, after))
         rotation, zoom = global_motion(before, after, "similarity")[:, 2:].T
         parts["similarity"].append(np.stack([np.degrees(rotation), zoom], axis=1))

@@ -37,18 +37,13 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.motion_baselines import pair_inputs, pair_trees_metrics, per_axis_metrics, similarity_metrics
+from worldmodel.eval.motion_baselines import pair_inputs, pair_trees_metrics, per_axis_metrics, similarity_metrics, to_grey
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.tasks import task_for
 
 METHODS = ("phase",)
 MAX_PAIRS = 4000  # pairs per split used by the metrics, evenly spaced over the split
-
-
-def to_grey(frames: Tensor | np.ndarray) -> np.ndarray:
-    """(N, C, H, W) frames (uint8 or float) → (N, H, W) float64 channel means."""
-    return np.asarray(frames, dtype=np.float64).mean(axis=1)
 
 
 def _windowed_edges(frame: np.ndarray, hann: np.ndarray) -> np.ndarray:
