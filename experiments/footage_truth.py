@@ -64,7 +64,7 @@ def main() -> None:
                          "expected the same frames, one footage video per store episode")
     names = store.meta["columns"]["state"]
     state = np.asarray(store.ground_truth["state"])
-    f = load(args.run).embed(torch.from_numpy(np.asarray(footage.frames)).unsqueeze(1)).numpy()
+    f = load(args.run).embed(torch.from_numpy(np.array(footage.frames)).unsqueeze(1)).numpy()  # a copy: the store is read-only
     video = np.searchsorted(footage.offsets, np.arange(len(f)), side="right") - 1
     for i, name in enumerate(args.column):
         scores = truth_readouts(f, state[:, names.index(name)], video, args.period if i == 0 else None)
