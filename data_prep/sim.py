@@ -220,10 +220,10 @@ class HalfCheetah(_MuJoCo):
     CAMERA_ELEVATION, CAMERA_DISTANCE = 30.0, 3.0
 
     def __init__(self, size: int) -> None:
-        _gymnasium("HalfCheetah-v5")
+        gym = _gymnasium("HalfCheetah-v5")
         try:
             from gymnasium.envs.mujoco import mujoco_env
-        except ImportError as err:
+        except (ImportError, gym.error.DependencyNotInstalled) as err:
             raise SimExtraMissing(f"environment 'HalfCheetah-v5' needs a package of the sim extra ({err}): {EXTRA}") from None
         xml = (Path(mujoco_env.__file__).parent / "assets" / "half_cheetah.xml").read_text()
         if self.CAMERA_XML not in xml:

@@ -203,7 +203,7 @@ def test_other_options_on_an_existing_folder_are_refused_unless_overwritten(tmp_
     assert (tmp_path / "d" / "notes.txt").read_text() == "not ours"
 
 
-@pytest.mark.parametrize("module,env", [("gymnasium", "CarRacing-v3"), ("ale_py", "Breakout")])
+@pytest.mark.parametrize("module,env", [("gymnasium", "CarRacing-v3"), ("ale_py", "Breakout"), ("mujoco", "HalfCheetah-v5")])
 def test_a_missing_extra_is_one_line_naming_it(tmp_path, module, env):
     code = (f"import sys; sys.modules['{module}'] = None; from data_prep.__main__ import main; "
             f"main(['sim', '{env}', '{tmp_path / 'd'}'])")

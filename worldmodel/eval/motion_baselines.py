@@ -133,7 +133,8 @@ def pair_trees_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray]
     for target, axes in (("reference", AXES), ("similarity", SIMILARITY_AXES)):
         for k, axis in enumerate(axes):
             trees = HistGradientBoostingRegressor(max_iter=200, random_state=0).fit(train["embeddings"], train[target][:, k])
-            metrics[f"r2_embeddings_trees_to_reference_{axis}"] = float(r2_score(test[target][:, k], trees.predict(test["embeddings"])))
+            predicted = trees.predict(test["embeddings"])
+            metrics[f"r2_embeddings_trees_to_reference_{axis}"] = float(r2_score(test[target][:, k], predicted))
     return metrics
 
 
