@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import nn
 
 from worldmodel.config import load_config
@@ -53,8 +54,12 @@ def embed(encoder: nn.Module, dataset, truth: str, batch_size: int = 256) -> dic
     return out | {"video": np.asarray(dataset.video)}
 
 
-def ceiling(cfg, truth: str = "state", seed: int = 0) -> tuple[list[float], dict[str, float]]:
-    """Train ``cfg``'s encoder supervised (module docstring) → (losses per step, held-out R² per column)."""
+def ceiling(cfg, truth: str = "state", seed: int = 0, save_encoder: str | None = None,
+            action_weight: float = 1.0) -> tuple[list[float], dict[str, float]]:
+    """Train ``cfg``'s encoder supervised (module docstring) → (losses per step, held-out R² per column);
+    ``action_weight`` weights the inverse-dynamics term (0: the encoder is told the state only, never the action);
+    ``save_encoder``: also write the trained encoder's state dict there (safetensors), for
+    ``model.encoder.weights`` (with ``model.encoder.freeze=true``: a latent trained on these frozen features)."""
     torch.manual_seed(seed)
     train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
     first = train.__getitems__([0])
@@ -74,12 +79,14 @@ def ceiling(cfg, truth: str = "state", seed: int = 0) -> tuple[list[float], dict
         fx, fx_pos = encoder(batch["context"]), encoder(batch["target"])
         state = (batch[f"gt_{truth}"] - state_norm[0]) / state_norm[1]
         action = (batch["action"] - action_norm[0]) / action_norm[1]
-        loss = F.mse_loss(state_head(fx), state) + F.mse_loss(action_head(torch.cat([fx, fx_pos], 1)), action)
+        loss = F.mse_loss(state_head(fx), state) + action_weight * F.mse_loss(action_head(torch.cat([fx, fx_pos], 1)), action)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     encoder.eval()
+    if save_encoder:
+        save_file({name: value.contiguous() for name, value in encoder.state_dict().items()}, save_encoder)
     fit, score = embed(encoder, train, truth), embed(encoder, test, truth)
     results = {}
     for key, features in (("state", ("fx",)), ("action", ("fx", "fx_pos"))):
@@ -96,12 +103,15 @@ def main() -> None:
     parser.add_argument("--truth", default="state", help="the ground truth f(x) regresses: gt_<truth> (default state)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the R² values to this file")
+    parser.add_argument("--save-encoder", help="also write the trained encoder (safetensors) for model.encoder.weights")
+    parser.add_argument("--action-weight", type=float, default=1.0,
+                        help="weight of the inverse-dynamics term (0: the encoder never sees an action label)")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.steps=800")
     args = parser.parse_args()
     cfg = load_config(args.config, args.overrides)
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     clock = time.perf_counter()
-    losses, results = ceiling(cfg, args.truth, args.seed)
+    losses, results = ceiling(cfg, args.truth, args.seed, args.save_encoder, args.action_weight)
     window = max(1, min(50, len(losses) // 10))
     print(f"{cfg.train.steps} supervised steps of {cfg.train.batch_size} pairs, {time.perf_counter() - clock:.0f} s with the probes; "
           f"loss {np.mean(losses[:window]):.3f} → {np.mean(losses[-window:]):.3f}")

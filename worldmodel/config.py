@@ -60,8 +60,8 @@ class EncoderConfig:
     tubelet: int = 1  # vit: frames per tubelet t (k must be a multiple of it)
     timm_name: str = ""  # timm: the timm model name, e.g. vit_small_patch14_dinov2 (created with pretrained=False)
     arch: str = "r3d_18"  # video_resnet: r3d_18 | mc3_18 | r2plus1d_18 (torchvision.models.video)
-    weights: str = ""  # timm, video_resnet: safetensors file of the backbone's state dict ("" = random init); nothing is downloaded
-    freeze: bool = False  # timm, video_resnet: the backbone gets no gradient (only the embedding head learns), DINO-WM style
+    weights: str = ""  # timm, video_resnet, cnn: safetensors file of the backbone's (cnn: the encoder's) state dict ("" = random init); nothing is downloaded
+    freeze: bool = False  # timm, video_resnet, cnn: the backbone gets no gradient (only the embedding head learns), DINO-WM style
     standardise: bool = False  # every coordinate of the embedding to zero mean, unit spread over the batch (BatchNorm without scale; vector embeddings)
 
 

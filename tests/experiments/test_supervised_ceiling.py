@@ -16,7 +16,14 @@ def test_supervised_encoder_reads_the_position_it_is_trained_on(tmp_path):
     cfg = load_config("configs/mmnist/byol.yaml", [f"data.path={data}", "data.generator=null", "train.steps=40",
                                                    "train.batch_size=32", "model.encoder.width=8", "model.encoder.out_dim=32",
                                                    "optim.warmup_steps=5"])
-    losses, r2 = ceiling(cfg, truth="position")
+    saved = tmp_path / "encoder.safetensors"
+    losses, r2 = ceiling(cfg, truth="position", save_encoder=str(saved))
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
     assert set(r2) == {"position_0", "position_1", "action_0", "action_1"}
     assert min(r2["position_0"], r2["position_1"]) > 0.8
+    # the saved encoder loads back as model.encoder.weights, frozen, and reads the position as well
+    frozen = load_config("configs/mmnist/byol.yaml", [f"data.path={data}", "data.generator=null", "train.steps=0",
+                                                      "model.encoder.width=8", "model.encoder.out_dim=32",
+                                                      f"model.encoder.weights={saved}", "model.encoder.freeze=true"])
+    _, reloaded = ceiling(frozen, truth="position")
+    assert abs(reloaded["position_0"] - r2["position_0"]) < 1e-6

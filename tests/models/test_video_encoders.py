@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from worldmodel.config import EncoderConfig
@@ -146,3 +147,20 @@ def test_standardised_embedding_has_unit_spread_per_coordinate_in_training_and_r
     torch.testing.assert_close(enc(clips), expected, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="standardise works on vector embeddings"):
         build_encoder(EncoderConfig(kind="cnn", width=8, token_dim=4, standardise=True), (2, 1, 32, 32))
+
+
+def test_a_saved_cnn_loads_back_and_its_frozen_backbone_gets_no_gradient(tmp_path):
+    torch.manual_seed(0)
+    cfg = EncoderConfig(kind="cnn", width=8, out_dim=16)
+    trained = build_encoder(cfg, (2, 3, 32, 32)).eval()
+    weights = tmp_path / "cnn.safetensors"
+    save_file(trained.state_dict(), str(weights))
+    torch.manual_seed(1)  # another initialisation, which the weights replace
+    loaded = build_encoder(EncoderConfig(kind="cnn", width=8, out_dim=16, weights=str(weights), freeze=True), (2, 3, 32, 32))
+    x = torch.randint(0, 256, (4, 2, 3, 32, 32), dtype=torch.uint8)
+    assert torch.allclose(loaded(x), trained(x), atol=1e-6)  # the same encoder
+    loaded(x).square().sum().backward()
+    assert all(p.grad is None for p in loaded.backbone.parameters())
+    assert sum(p.grad.abs().sum() for p in loaded.head.parameters()) > 0  # only the head learns
+    with pytest.raises(ValueError, match=r"^model.encoder.weights: .*cnn.safetensors does not fit ConvEncoder: "):
+        build_encoder(EncoderConfig(kind="cnn", width=16, out_dim=16, weights=str(weights)), (2, 3, 32, 32))

@@ -82,7 +82,8 @@ def _named_encoder(cfg, in_shape: tuple[int, ...]) -> nn.Module:
         raise ValueError(f"model.encoder.kind {cfg.kind!r} needs clips (k, C, H, W) or images (C, H, W); "
                          f"the data gives {tuple(in_shape)}")
     if cfg.kind == "cnn":
-        return ConvEncoder(in_shape, cfg.out_dim, cfg.width, cfg.projector_hidden, cfg.token_dim, cfg.frames, cfg.keypoints)
+        return ConvEncoder(in_shape, cfg.out_dim, cfg.width, cfg.projector_hidden, cfg.token_dim, cfg.frames, cfg.keypoints,
+                           cfg.weights, cfg.freeze)
     if cfg.kind == "resnet18":
         return ResNet18Encoder(in_shape, cfg.out_dim, cfg.projector_hidden)
     if cfg.kind == "vit":

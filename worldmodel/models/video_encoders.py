@@ -27,6 +27,8 @@ from kornia.geometry.subpix import spatial_soft_argmax2d
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
+from worldmodel.models.backbones import FreezableBackbone, load_backbone_weights
+
 
 def stack_frames(clips: Tensor) -> Tensor:
     """(B, k, C, H, W) or (B, C, H, W) → (B, k·C, H, W) float; uint8 is scaled to [0, 1]."""
@@ -69,7 +71,7 @@ class FlattenTokens(nn.Module):
         return x.transpose(1, 2).flatten(1)
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(FreezableBackbone):
     """Small CNN, the fast default on CPU: (B, k, C, H, W) → (B, out_dim).
 
     Four stride-2 blocks of width w, 2w, 4w, 8w turn a 64×64 image into a (8w, 4, 4) map, which
@@ -85,10 +87,15 @@ class ConvEncoder(nn.Module):
     ``keypoints`` K > 0: after the second block, a 3×3 convolution makes K heatmaps of the
     (2w, H/4, W/4) map and each image's features are their 2K soft-argmax coordinates (map cells
     from the centre); the last two blocks are not built.
+
+    ``weights``: a safetensors file of a ConvEncoder's state dict of the same shape (backbone and
+    head, e.g. one trained by ``experiments/supervised_ceiling.py --save-encoder``); ``freeze``: the
+    convolutional backbone gets no gradient, only the head learns.
     """
 
     def __init__(self, in_shape: tuple[int, ...], out_dim: int, width: int = 32, projector_hidden: int = 0,
-                 token_dim: int = 0, frames: str = "stacked", keypoints: int = 0) -> None:
+                 token_dim: int = 0, frames: str = "stacked", keypoints: int = 0, weights: str = "",
+                 freeze: bool = False) -> None:
         super().__init__()
         height, wide = in_shape[-2:]
         if height % 16 or wide % 16:
@@ -120,12 +127,17 @@ class ConvEncoder(nn.Module):
                 self.backbone = nn.Sequential(*blocks, nn.Flatten())
                 features = channels[-1] * cells
             self.head = embedding_head(steps * features, out_dim, projector_hidden)
+        if weights:
+            load_backbone_weights(self, weights)
+        self.set_freeze(freeze)
 
     def forward(self, clips: Tensor) -> Tensor:
-        if self.separate:
-            frames = stack_frames(clips.flatten(0, 1))  # (B·k, C, H, W)
-            return self.head(self.backbone(frames).reshape(len(clips), -1))
-        return self.head(self.backbone(stack_frames(clips)))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+            if self.separate:
+                features = self.backbone(stack_frames(clips.flatten(0, 1))).reshape(len(clips), -1)  # frames (B·k, C, H, W)
+            else:
+                features = self.backbone(stack_frames(clips))
+        return self.head(features)
 
 
 class ResNet18Encoder(nn.Module):

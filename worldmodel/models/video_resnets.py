@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from torchvision.models.video import mc3_18, r2plus1d_18, r3d_18
 
 from worldmodel.models.video_encoders import embedding_head
-from worldmodel.models.vit import FreezableBackbone, as_clips, clip_shape, load_backbone_weights
+from worldmodel.models.backbones import FreezableBackbone, load_backbone_weights
+from worldmodel.models.vit import as_clips, clip_shape
 
 ARCHITECTURES = {"r3d_18": r3d_18, "mc3_18": mc3_18, "r2plus1d_18": r2plus1d_18}
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # torchvision's normalisation for its Kinetics-400 weights
@@ -44,8 +45,7 @@ class VideoResNetEncoder(FreezableBackbone):
             load_backbone_weights(self.backbone, weights, classifier="fc")
         features = self.backbone.fc.in_features
         self.backbone.fc = nn.Identity()
-        self.freeze = freeze
-        self.backbone.requires_grad_(not freeze).train(not freeze)
+        self.set_freeze(freeze)
         self.register_buffer("mean", torch.tensor(KINETICS_MEAN).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(KINETICS_STD).view(1, 3, 1, 1, 1), persistent=False)
         self.token_shape = None

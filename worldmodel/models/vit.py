@@ -19,15 +19,12 @@ in time order, through a trainable embedding head.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import timm
 import torch
-from safetensors.torch import load_file
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from worldmodel.models.backbones import FreezableBackbone, load_backbone_weights
 from worldmodel.models.video_encoders import embedding_head
 
 SIZES = {"tiny": (192, 12, 3), "small": (384, 12, 6)}
@@ -91,48 +88,6 @@ class VideoViT(nn.Module):
         return self.head(tokens.mean(1))
 
 
-def load_backbone_weights(model: nn.Module, path: str | Path, classifier: str | None = None) -> None:
-    """Load a safetensors state dict into a timm (or torchvision) model; a bad file raises one line naming it.
-
-    timm's own checkpoint filter for the architecture runs first (it resizes a ViT's position
-    embedding to the model's image size, for instance); the weights of the classifier (``classifier``,
-    by default the name timm's model config gives it) are ignored, since the encoder replaces it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"model.encoder.weights: {path} is not a file; expected a safetensors state dict")
-    try:
-        state = load_file(str(path))
-    except Exception as err:  # safetensors raises its own error types for a file of another format
-        raise ValueError(f"model.encoder.weights: {path} is not a readable safetensors file ({err})") from None
-    filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
-    if filter_fn is not None:
-        state = filter_fn(state, model)
-    classifier = classifier or getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
-    own = model.state_dict()
-    state = {k: v for k, v in state.items() if k in own or not k.startswith(classifier)}
-    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape]
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    if wrong or missing or unexpected:
-        raise ValueError(f"model.encoder.weights: {path} does not fit {type(model).__name__}: "
-                         f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}, "
-                         f"{len(wrong)} of another shape {wrong[:2]}")
-    model.load_state_dict(state)
-
-
-class FreezableBackbone(nn.Module):
-    """An encoder around ``self.backbone`` that ``self.freeze`` can freeze: ``train()`` then leaves the
-    backbone in eval mode (BatchNorm statistics and dropout as loaded)."""
-
-    freeze = False
-
-    def train(self, mode: bool = True) -> "FreezableBackbone":
-        super().train(mode)
-        if self.freeze:
-            self.backbone.eval()
-        return self
-
-
 class TimmEncoder(FreezableBackbone):
     """A timm backbone on each frame, features concatenated over the clip: (B, k, C, H, W) → (B, out_dim).
 
@@ -156,8 +111,7 @@ class TimmEncoder(FreezableBackbone):
             self.backbone = timm.create_model(name, **kwargs)
         if weights:
             load_backbone_weights(self.backbone, weights)
-        self.freeze = freeze
-        self.backbone.requires_grad_(not freeze).train(not freeze)
+        self.set_freeze(freeze)
         mean, std = (self.backbone.pretrained_cfg.get(key) for key in ("mean", "std"))
         if mean is None or len(mean) != channels:
             mean, std = (0.5,) * channels, (0.5,) * channels
