@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,6 +87,7 @@ def ceiling(cfg, truth: str = "state", seed: int = 0, save_encoder: str | None =
         losses.append(loss.item())
     encoder.eval()
     if save_encoder:
+        Path(save_encoder).parent.mkdir(parents=True, exist_ok=True)
         save_file({name: value.contiguous() for name, value in encoder.state_dict().items()}, save_encoder)
     fit, score = embed(encoder, train, truth), embed(encoder, test, truth)
     results = {}
