@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.mask_factors import PREFIX, mask_factor_metrics, tree_factor_scores
+from worldmodel.eval.mask_factors import PREFIX, active_factors, mask_factor_metrics, tree_factor_scores
 from worldmodel.eval.motion_baselines import global_motion, to_grey
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.models.latents import SparseLatent
@@ -74,7 +74,7 @@ def main() -> None:
     factors = sorted(set(test) - {"f", "f_next", "logits"})
     if not factors:
         raise SystemExit(f"mask_diagnostics: {cfg.data.path} has no per-pair active_<factor> truth; expected camera-events data")
-    active = np.stack([test[f] > 0.5 for f in factors], 1)
+    active = active_factors(test_pairs, factors)
     moved, on = np.abs(test["f_next"] - test["f"]), test["logits"] > 0
     print("embedding std per coordinate:", " ".join(f"{s:.2f}" for s in test["f"].std(0)))
     rows = [(f"only {name}", active[:, j] & (active.sum(1) == 1)) for j, name in enumerate(factors)]
@@ -86,8 +86,8 @@ def main() -> None:
     train_pairs = encode_pairs(model, train_set)
     scores = mask_factor_metrics(model, train_pairs, test_pairs)
     if args.pixels:
-        train_active = np.concatenate([train_pairs[PREFIX + f] for f in factors], 1) > 0.5
-        scores |= tree_factor_scores(pixel_motion(train_set), pixel_motion(test_set), train_active, active, factors, "pixels")
+        scores |= tree_factor_scores(pixel_motion(train_set), pixel_motion(test_set), active_factors(train_pairs, factors),
+                                     active, factors, "pixels")
     print("which factors moved, precision / recall:")
     for name in factors:
         cells = [f"{source} {scores[f'{source}_precision_{name}']:.3f} / {scores[f'{source}_recall_{name}']:.3f}"

@@ -58,9 +58,14 @@ def mask_factor_metrics(model, train: dict, test: dict) -> dict[str, float]:
     factors = sorted(key[len(PREFIX):] for key in train if key.startswith(PREFIX))
     if not isinstance(model.latent, SparseLatent) or not factors:
         return {}
-    active = lambda pairs: np.concatenate([pairs[PREFIX + f] for f in factors], 1) > 0.5  # noqa: E731  (N, F)
-    metrics = mask_factor_scores(train["r"] != 0, active(train), test["r"] != 0, active(test), factors)
-    return metrics | pair_factor_scores(train, test, active(train), active(test), factors)
+    train_active, test_active = active_factors(train, factors), active_factors(test, factors)
+    metrics = mask_factor_scores(train["r"] != 0, train_active, test["r"] != 0, test_active, factors)
+    return metrics | pair_factor_scores(train, test, train_active, test_active, factors)
+
+
+def active_factors(pairs: dict, factors: list[str]) -> np.ndarray:
+    """(N, F) bool: whether each factor was on in each pair, from the readouts' ``gt_active_<factor>``."""
+    return np.concatenate([pairs[PREFIX + f] for f in factors], 1) > 0.5
 
 
 def pair_factor_scores(train: dict, test: dict, train_active: np.ndarray, test_active: np.ndarray,
