@@ -28,6 +28,10 @@ Environments (``ENVS``; gymnasium, from ``pip install -e ".[sim]"``):
   its centre of mass from behind and above, so its running shows as the chequered floor's move
   (ego-motion) and its torques as its limbs' poses. Action: the six joint torques; state: the root's
   position, pitch and the joint angles, their velocities, and the camera's pose (``camera_x``, ``camera_z``).
+  ``--floor PHOTO`` lays one of camera-pan's bundled photographs on the floor instead of the chequer, as
+  one 8.9 m tile centred under the start, so that the view (about 2.5 m across) never sees it repeat
+  in an episode (the cheetah travels at most about 2.5 m in 64 frames): the chequer repeats every
+  1.33 m, so a frame shows the camera's position only up to that period.
 - ``Breakout``: Atari Breakout (``ALE/Breakout-v5``, the ROM ships with ale-py), 4 emulator frames per
   step, sticky actions off (``repeat_action_probability=0``, or the recorded action would not be the one
   applied). The score rows are cropped: the 160 × 160 playfield (rows 36-195, paddle included) is
@@ -60,8 +64,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
+from data_prep.camera_pan import SCENES, load_scenes
 from data_prep.resize import fit_frames
 from data_prep.workers import run_jobs
 from worldmodel.data.store import (
@@ -209,7 +215,8 @@ class HalfCheetah(_MuJoCo):
     The model's ``track`` camera follows the cheetah's centre of mass from the side at its own height,
     so the floor fills a third of the view; here it sits 3 m from the centre of mass, 30 degrees above
     it, so that the chequered floor fills the frame and its move is the camera's (the centre of mass's)
-    move. The camera's pose is the state's ``camera_x``, ``camera_z``."""
+    move. The camera's pose is the state's ``camera_x``, ``camera_z``. ``floor``: a photograph of
+    :data:`~data_prep.camera_pan.SCENES` laid on the floor instead of the chequer (see the module docstring)."""
 
     JOINTS = ("bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
     action_columns = tuple(f"torque_{joint}" for joint in JOINTS)
@@ -218,8 +225,11 @@ class HalfCheetah(_MuJoCo):
                      "camera_x", "camera_z")
     CAMERA_XML = 'pos="0 -3 0.3" xyaxes="1 0 0 0 0 1"'
     CAMERA_ELEVATION, CAMERA_DISTANCE = 30.0, 3.0
+    FLOOR_XML = ('<texture builtin="checker" height="100" name="texplane" rgb1="0 0 0" rgb2="0.8 0.8 0.8" type="2d" width="100"/>',
+                 'texrepeat="60 60"')
+    FLOOR_TILES, FLOOR_PIXELS = 9, 512  # 9 tiles over the 80 m plane: one 8.9 m tile centred on the origin
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, floor: str | None = None) -> None:
         gym = _gymnasium("HalfCheetah-v5")
         try:
             from gymnasium.envs.mujoco import mujoco_env
@@ -233,8 +243,25 @@ class HalfCheetah(_MuJoCo):
         xml = xml.replace(self.CAMERA_XML, f'pos="0 {-d * back:.4f} {d * up:.4f}" xyaxes="1 0 0 0 {up:.4f} {back:.4f}"')
         with tempfile.TemporaryDirectory() as folder:  # the model is read once, when the environment is made
             path = Path(folder) / "half_cheetah.xml"
+            if floor is not None:
+                xml = self._photo_floor(xml, floor, Path(folder) / "floor.png")
             path.write_text(xml)
             super().__init__("HalfCheetah-v5", size, xml_file=str(path), camera_name="track")
+
+    def _photo_floor(self, xml: str, floor: str, png: Path) -> str:
+        """``xml`` with the chequered floor replaced by the photograph ``floor``, written to ``png``
+        (centre-cropped square, :attr:`FLOOR_PIXELS` a side), one tile every 80 / :attr:`FLOOR_TILES` m."""
+        if floor not in SCENES:
+            raise ValueError(f"floor '{floor}': expected one of {list(SCENES)}")
+        texture, repeat = self.FLOOR_XML
+        if texture not in xml or repeat not in xml:
+            raise RuntimeError(f"HalfCheetah-v5's model has no floor {texture} {repeat}: this gymnasium's model changed")
+        image = load_scenes(self.FLOOR_PIXELS, [floor])[0]
+        top, left = ((n - self.FLOOR_PIXELS) // 2 for n in image.shape[:2])
+        square = image[top:top + self.FLOOR_PIXELS, left:left + self.FLOOR_PIXELS]
+        Image.fromarray(np.clip(square, 0, 255).round().astype(np.uint8)).save(png)
+        xml = xml.replace(texture, f'<texture name="texplane" type="2d" file="{png}"/>')
+        return xml.replace(repeat, f'texrepeat="{self.FLOOR_TILES} {self.FLOOR_TILES}"')
 
     def state(self) -> np.ndarray:
         data = self.env.data
@@ -326,14 +353,14 @@ def sample_action(rng: np.random.Generator, policy: str, low: np.ndarray, high: 
     raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
 
 
-_ENV_CACHE: dict[tuple[str, int], SimEnv] = {}
+_ENV_CACHE: dict[tuple[str, int, str | None], SimEnv] = {}
 
 
-def _cached_env(env: str, size: int) -> SimEnv:
-    """One environment per (name, size) and process: every episode resets it with its own seed."""
-    key = (env, size)
+def _cached_env(env: str, size: int, floor: str | None = None) -> SimEnv:
+    """One environment per (name, size, floor) and process: every episode resets it with its own seed."""
+    key = (env, size, floor)
     if key not in _ENV_CACHE:
-        _ENV_CACHE[key] = env_factory(env)(size)
+        _ENV_CACHE[key] = env_factory(env)(size, floor=floor) if floor else env_factory(env)(size)
     return _ENV_CACHE[key]
 
 
@@ -377,7 +404,7 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     row = {"id": f"{episode:05d}", "path": f"{options['env']}#{episode}", "frames": 0, "fps": 0.0,
            "height": options["size"], "width": options["size"]}
     try:
-        env = _cached_env(options["env"], options["size"])
+        env = _cached_env(options["env"], options["size"], options.get("floor"))
         row["fps"] = env.fps
         frames, arrays = record_episode(env, episode, options)
         tmp = arrays_path.with_name(f".{arrays_path.name}.tmp-{os.getpid()}")
@@ -390,7 +417,7 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     except EpisodeEnded as err:
         row["status"] = f"failed: {err}"
     except Exception as err:  # a crashing simulator is counted, never fatal
-        _ENV_CACHE.pop((options["env"], options["size"]), None)
+        _ENV_CACHE.pop((options["env"], options["size"], options.get("floor")), None)
         row["status"] = f"failed: {type(err).__name__}: {err}".replace("\n", " ")
     write_json(row_path, row)
     return row
@@ -433,11 +460,13 @@ def generate_sim(
     seed: int = 0,
     workers: int = 1,
     overwrite: bool = False,
+    floor: str | None = None,
 ) -> SimSummary:
     """Record (or finish recording) ``episodes`` episodes of ``env`` into the frame store ``out``.
 
     ``hold`` and ``policy`` default to the environment's (:data:`ENVS`; 1 and ``random-hold`` for
-    a ``module:Factory`` environment)."""
+    a ``module:Factory`` environment). ``floor`` (HalfCheetah-v5 only): the floor's photograph,
+    ``None`` for the model's chequer."""
     spec = ENVS.get(env)
     hold = hold if hold is not None else (spec.hold if spec else 1)
     policy = policy or (spec.policy if spec else "random-hold")
@@ -446,9 +475,13 @@ def generate_sim(
                          f"frames={frames}, size={size}, hold={hold}, workers={workers}")
     if policy not in POLICIES:
         raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
+    if floor is not None and env != "HalfCheetah-v5":
+        raise ValueError(f"floor '{floor}': only HalfCheetah-v5 has a floor to change, not {env}")
     env_factory(env)
     out, parts = Path(out), Path(out) / "parts"
     options = {"env": env, "episodes": episodes, "frames": frames, "size": size, "hold": hold, "policy": policy, "seed": seed}
+    if floor is not None:  # absent otherwise, so stores recorded before the option resume unchanged
+        options["floor"] = floor
     if overwrite:
         _remove_store(out)
     _check_options(out, options)
@@ -456,7 +489,7 @@ def generate_sim(
         store = FrameStore(out)
         return SimSummary(ok=len(store.videos), reused=len(store.videos), frames=int(store.offsets[-1]),
                           failures=_failures(out))
-    probe = _cached_env(env, size)  # fail early (a missing extra, a bad factory) before any worker starts
+    probe = _cached_env(env, size, floor)  # fail early (a missing extra, a bad factory) before any worker starts
     columns = {"action": list(probe.action_columns), "state": list(probe.state_columns), "reward": ["reward"]}
     discrete = bool(getattr(probe, "discrete", False))
     if discrete and policy != "random-hold":
@@ -542,13 +575,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed; episode e uses the stream (seed, e)")
     p.add_argument("--workers", type=int, default=1, help="episodes recorded in parallel; the output does not depend on it")
     p.add_argument("--overwrite", action="store_true", help="delete an earlier store in OUT (and its parts) instead of resuming it")
+    p.add_argument("--floor", choices=SCENES, default=None,
+                   help="HalfCheetah-v5: a photograph as the floor instead of the repeating chequer (one 8.9 m tile)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     try:
         summary = generate_sim(args.out, args.env, args.episodes, args.frames, args.size, args.hold, args.policy,
-                               args.seed, args.workers, args.overwrite)
+                               args.seed, args.workers, args.overwrite, args.floor)
     except (SimExtraMissing, ValueError) as err:  # DatasetFolderError is a ValueError
         raise SystemExit(f"error: {err}") from None
     for episode, reason in summary.failures:

@@ -253,3 +253,22 @@ def test_breakout_moves_the_paddle_the_way_the_action_says(tmp_path):
     assert abs(move[chosen == 0].mean()) < 3
     paddle = frames[:, 60:64, :, 0].astype(int).sum((1, 2))  # the paddle (red) is in the bottom rows: no score cropped away
     assert np.all(paddle > 0)
+
+
+def test_a_photograph_as_the_cheetahs_floor_changes_the_picture_not_the_physics(tmp_path):
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("mujoco")
+    generate_sim(tmp_path / "chequer", "HalfCheetah-v5", episodes=1, frames=12, size=32)
+    generate_sim(tmp_path / "photo", "HalfCheetah-v5", episodes=1, frames=12, size=32, floor="astronaut")
+    for name in ("gt_action", "gt_state"):
+        assert np.array_equal(open_array(tmp_path / "chequer", name), open_array(tmp_path / "photo", name))
+    chequer, photo = (FrameStore(tmp_path / d).frames.astype(float) for d in ("chequer", "photo"))
+    saturation = lambda f: (f.max(-1) - f.min(-1)).mean()
+    assert saturation(chequer) < 30 < saturation(photo)  # grey squares against the astronaut's orange suit
+    assert read_meta(tmp_path / "photo")["options"]["floor"] == "astronaut"
+    assert "floor" not in read_meta(tmp_path / "chequer")["options"]  # stores recorded before the option resume
+
+
+def test_only_the_cheetah_takes_a_floor(tmp_path):
+    with pytest.raises(ValueError, match="only HalfCheetah-v5 has a floor"):
+        generate_sim(tmp_path / "d", "CarRacing-v3", episodes=1, frames=4, size=8, floor="astronaut")
