@@ -87,8 +87,19 @@ def ceiling(cfg, truth: str = "state", seed: int = 0, save_encoder: str | None =
         losses.append(loss.item())
     encoder.eval()
     if save_encoder:
-        Path(save_encoder).parent.mkdir(parents=True, exist_ok=True)
-        save_file({name: value.contiguous() for name, value in encoder.state_dict().items()}, save_encoder)
+        save_weights(encoder, save_encoder)
+    return losses, frozen_readouts(encoder, train, test, truth)
+
+
+def save_weights(encoder: nn.Module, path: str) -> None:
+    """The encoder's state dict as safetensors at ``path`` (folders created), for ``model.encoder.weights``."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: value.contiguous() for name, value in encoder.state_dict().items()}, path)
+
+
+def frozen_readouts(encoder: nn.Module, train, test, truth: str = "state") -> dict[str, float]:
+    """Held-out R² of ridge probes on the frozen encoder, as eval.py fits them: each ``gt_<truth>``
+    column from f(x), each action dimension from [f(x), f(x⁺)]; fitted on ``train``, scored on ``test``."""
     fit, score = embed(encoder, train, truth), embed(encoder, test, truth)
     results = {}
     for key, features in (("state", ("fx",)), ("action", ("fx", "fx_pos"))):
@@ -96,7 +107,7 @@ def ceiling(cfg, truth: str = "state", seed: int = 0, save_encoder: str | None =
         for i, column in enumerate(columns(train, truth if key == "state" else key, fit[key].shape[1])):
             probe = fit_ridge_probe(x_fit, fit[key][:, i : i + 1], fit["video"])  # one per column, as eval.py's
             results[column] = probe.r2(x_score, score[key][:, i : i + 1])
-    return losses, results
+    return results
 
 
 def main() -> None:
