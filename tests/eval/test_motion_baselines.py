@@ -61,6 +61,7 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     assert max(metrics["r2_r_to_reference_dx"], metrics["r2_r_to_reference_dy"]) < metrics["r2_flow_to_reference_dx"]
     # a pure pan neither turns nor zooms: the similarity's rotation and zoom stay near 0
     assert metrics["reference_rotation_std"] < 1.0 and metrics["reference_zoom_std"] < 0.02
+    assert min(metrics["reference_dx_std"], metrics["reference_dy_std"]) > 0.5  # the pans move pixels a frame, not fractions
     assert {f"r2_{n}_to_reference_{a}" for n in ("r", "embeddings") for a in ("rotation", "zoom")} <= set(metrics)
     # untrained: the flow reads the pans and nothing of the model does; the pans neither turn nor zoom
     lines = motion_diagnosis(metrics)
@@ -99,5 +100,12 @@ def test_motion_diagnosis_names_the_step_that_loses_each_axis():
     # r unused: the latent, whatever the embeddings hold
     lines = motion_diagnosis(reference_scores(r={}, embeddings={"dx": 0.9}, active_dims=0.0))
     assert "r is not in use, the latent collapsed" in lines[0]
+    # moves of a fraction of a pixel: a missed axis gets the hint to take pairs further apart, a tracked one does not
+    small = reference_scores(r={"dx": 0.2, "dy": 0.85}, embeddings={"dx": 0.25}, flow=(0.5, 0.9))
+    lines = motion_diagnosis(small | {"reference_dx_std": 0.15, "reference_dy_std": 0.17})
+    assert lines[0].endswith("the camera moves only 0.15 px a pair (std): pairs further apart (a larger data.gap, "
+                             "or a lower --fps in data_prep videos) give r larger moves to read"), lines[0]
+    assert lines[1] == "dy: r tracks it (R² 0.85)"
+    assert "moves only" not in motion_diagnosis(small | {"reference_dx_std": 1.6, "reference_dy_std": 1.2})[0]
     # eval.json without reference motion: no lines
     assert motion_diagnosis({"r2_position": 0.9}) == []
