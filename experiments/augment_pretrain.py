@@ -22,15 +22,13 @@ Kornblith, Mohammad Norouzi, Geoffrey Hinton. ICML 2020. https://arxiv.org/abs/2
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import kornia.augmentation as K
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from supervised_ceiling import frozen_readouts, save_weights
+from supervised_ceiling import frozen_readouts, report, save_weights
 from worldmodel.config import load_config
 from worldmodel.data import build_dataset
 from worldmodel.models.encoders import build_encoder, mlp
@@ -112,14 +110,7 @@ def main() -> None:
     if args.save_encoder:
         save_weights(encoder, args.save_encoder)
     results = frozen_readouts(encoder, build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test"))
-    window = max(1, min(50, len(losses) // 10))
-    print(f"{len(losses)} SimCLR steps of {cfg.train.batch_size} clips, {time.perf_counter() - clock:.0f} s with the probes; "
-          f"loss {np.mean(losses[:window]):.3f} → {np.mean(losses[-window:]):.3f}")
-    print("R² on the held-out pairs (state from f(x), action from [f(x), f(x⁺)]): "
-          + ", ".join(f"{column} {r2:.3f}" for column, r2 in results.items()))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    report(f"SimCLR steps of {cfg.train.batch_size} clips", losses, time.perf_counter() - clock, results, args.json)
 
 
 if __name__ == "__main__":

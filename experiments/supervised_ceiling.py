@@ -125,13 +125,18 @@ def main() -> None:
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     clock = time.perf_counter()
     losses, results = ceiling(cfg, args.truth, args.seed, args.save_encoder, args.action_weight)
+    report(f"supervised steps of {cfg.train.batch_size} pairs", losses, time.perf_counter() - clock, results, args.json)
+
+
+def report(steps: str, losses: list[float], seconds: float, results: dict[str, float], json_path: str | None) -> None:
+    """Print the loss at the start and end of training and the probes' R², and write them to ``json_path``."""
     window = max(1, min(50, len(losses) // 10))
-    print(f"{cfg.train.steps} supervised steps of {cfg.train.batch_size} pairs, {time.perf_counter() - clock:.0f} s with the probes; "
+    print(f"{len(losses)} {steps}, {seconds:.0f} s with the probes; "
           f"loss {np.mean(losses[:window]):.3f} → {np.mean(losses[-window:]):.3f}")
     print("R² on the held-out pairs (state from f(x), action from [f(x), f(x⁺)]): "
           + ", ".join(f"{column} {r2:.3f}" for column, r2 in results.items()))
-    if args.json:
-        with open(args.json, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(results, f, indent=2)
 
 
