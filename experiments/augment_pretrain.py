@@ -28,8 +28,7 @@ import kornia.augmentation as K
 import torch
 from torch import Tensor, nn
 
-from supervised_ceiling import frozen_readouts, report, save_weights
-from worldmodel.config import load_config
+from supervised_ceiling import frozen_readouts, pretraining_args, report, save_weights
 from worldmodel.data import build_dataset
 from worldmodel.models.encoders import build_encoder, mlp
 from worldmodel.objectives.infonce import info_nce
@@ -92,19 +91,13 @@ def pretrain(cfg, seed: int = 0, steps: int | None = None, temperature: float = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="a frame config (its encoder, data and optimiser)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, help="training steps (default the config's train.steps)")
-    parser.add_argument("--temperature", type=float, default=0.5)
-    parser.add_argument("--crop-scale", type=float, default=0.6,
-                        help="smallest crop, as a share of the frame's area (on HalfCheetah 0.3 keeps the loss at chance)")
-    parser.add_argument("--save-encoder", help="write the trained encoder (safetensors) for model.encoder.weights")
-    parser.add_argument("--json", help="also write the probes' R² to this file")
-    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.batch_size=128")
-    args = parser.parse_args()
-    cfg = load_config(args.config, args.overrides)
-    torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--steps", type=int, help="training steps (default the config's train.steps)")
+        parser.add_argument("--temperature", type=float, default=0.5)
+        parser.add_argument("--crop-scale", type=float, default=0.6,
+                            help="smallest crop, as a share of the frame's area (on HalfCheetah 0.3 keeps the loss at chance)")
+
+    args, cfg = pretraining_args(__doc__, options)
     clock = time.perf_counter()
     encoder, losses = pretrain(cfg, args.seed, args.steps, args.temperature, args.crop_scale)
     if args.save_encoder:

@@ -18,6 +18,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -110,19 +111,30 @@ def frozen_readouts(encoder: nn.Module, train, test, truth: str = "state") -> di
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="a frame config whose data has gt_<truth> and an action")
-    parser.add_argument("--truth", default="state", help="the ground truth f(x) regresses: gt_<truth> (default state)")
+def pretraining_args(doc: str, add_arguments: Callable[[argparse.ArgumentParser], None]) -> tuple[argparse.Namespace, object]:
+    """Parse a pretraining script's command line: ``--config``, ``--seed``, ``--save-encoder``, ``--json``,
+    the script's own options (``add_arguments``) and dotted overrides → (arguments, loaded config), with
+    the config's thread count set."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="a frame config whose data has gt_state and an action")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="also write the R² values to this file")
     parser.add_argument("--save-encoder", help="also write the trained encoder (safetensors) for model.encoder.weights")
-    parser.add_argument("--action-weight", type=float, default=1.0,
-                        help="weight of the inverse-dynamics term (0: the encoder never sees an action label)")
+    parser.add_argument("--json", help="also write the probes' R² to this file")
+    add_arguments(parser)
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.steps=800")
     args = parser.parse_args()
     cfg = load_config(args.config, args.overrides)
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
+    return args, cfg
+
+
+def main() -> None:
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--truth", default="state", help="the ground truth f(x) regresses: gt_<truth> (default state)")
+        parser.add_argument("--action-weight", type=float, default=1.0,
+                            help="weight of the inverse-dynamics term (0: the encoder never sees an action label)")
+
+    args, cfg = pretraining_args(__doc__, options)
     clock = time.perf_counter()
     losses, results = ceiling(cfg, args.truth, args.seed, args.save_encoder, args.action_weight)
     report(f"supervised steps of {cfg.train.batch_size} pairs", losses, time.perf_counter() - clock, results, args.json)
