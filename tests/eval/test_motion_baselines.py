@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import skimage.data
 
 from data_prep.camera_pan import generate_camera_pan
@@ -68,6 +69,24 @@ def test_reference_motion_metrics_report_each_axis_next_to_both_baselines(tmp_pa
     assert [line.split(":")[0] for line in lines] == ["dx", "dy", "rotation", "zoom"]
     assert all("the encoder is the limit" in line for line in lines[:2]), lines
     assert all("no verdict" in line for line in lines[2:]), lines
+
+
+def test_the_pair_baseline_reads_what_the_posterior_reads(tmp_path):
+    """Under the authors' recipe q(r | f(x), g(x⁺)) reads the EMA target's g(x⁺): the [f(x), f(x⁺)] baseline
+    must read the same pair, so changing only the EMA target changes the baseline and not the flow."""
+    data = generate_camera_pan(tmp_path / "pan", videos=10, frames=16, size=32)
+    cfg = load_config("configs/video_folder.yaml", [f"data.path={data}", "model.encoder.width=8", "model.latent.hidden=32",
+                                                     "objective.kind=byol", "model.latent.posterior_on_target=true"])
+    model = WorldModel(cfg, (1, 3, 32, 32)).eval()
+    assert model.posterior_on_target
+    before = reference_motion_metrics(model, cfg.data, tmp_path, "phase", max_pairs=150)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for weight in model.target_encoder.parameters():
+            weight.add_(0.5 * torch.randn_like(weight))
+    after = reference_motion_metrics(model, cfg.data, tmp_path, "phase", max_pairs=150)
+    assert abs(after["r2_embeddings_to_reference_dx"] - before["r2_embeddings_to_reference_dx"]) > 1e-3
+    assert after["r2_flow_to_reference_dx"] == before["r2_flow_to_reference_dx"]
 
 
 def reference_scores(r: dict, embeddings: dict, flow=(0.9, 0.9), std=(3.0, 0.05), active_dims=8.0, trees=None) -> dict:

@@ -94,16 +94,14 @@ def global_flow(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return global_motion(before, after, "translation")
 
 
-@torch.no_grad()
-def pair_inputs(model, dataset, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """For every pair of a frame-pair dataset: ``embeddings`` [f(x), f(x⁺)] (N, 2D), ``flow`` (N, 2),
-    the :func:`global_flow` from the last context frame to the last target frame, and
-    ``similarity`` (N, 2), the rotation (degrees) and log zoom of the :func:`global_motion` similarity
-    between the same frames (the reference for rotation and zoom)."""
-    parts: dict[str, list[np.ndarray]] = {"embeddings": [], "flow": [], "similarity": []}
+def frame_motion(dataset, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """For every pair of a frame-pair dataset: ``flow`` (N, 2), the :func:`global_flow` from the last
+    context frame to the last target frame, and ``similarity`` (N, 2), the rotation (degrees) and log
+    zoom of the :func:`global_motion` similarity between the same frames (the reference for rotation
+    and zoom). The pair baselines' [f(x), f(x⁺)] (``embeddings``) are the posterior's inputs, which
+    :func:`~worldmodel.eval.readouts.encode_pairs` returns."""
+    parts: dict[str, list[np.ndarray]] = {"flow": [], "similarity": []}
     for batch in in_order_batches(dataset, batch_size):
-        both = torch.cat([model.encode(batch["context"]), model.encode(batch["target"])], dim=1)
-        parts["embeddings"].append(both.double().numpy())
         before, after = to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1])  # (B, H, W) last frames
         parts["flow"].append(global_flow(before, after))
         rotation, zoom = global_motion(before, after, "similarity")[:, 2:].T
@@ -128,7 +126,7 @@ def per_axis_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], 
 def pair_trees_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, float]:
     """``r2_embeddings_trees_to_reference_<axis>`` for dx, dy, rotation and zoom: gradient-boosted trees
     from [f(x), f(x⁺)] (``embeddings``), one per axis, fitted on ``train`` and scored on ``test`` (the
-    ``reference`` (N, 2) and ``similarity`` (N, 2) of :func:`pair_inputs`)."""
+    ``reference`` (N, 2) and ``similarity`` (N, 2) of :func:`frame_motion`)."""
     metrics = {}
     for target, axes in (("reference", AXES), ("similarity", SIMILARITY_AXES)):
         for k, axis in enumerate(axes):
@@ -139,7 +137,7 @@ def pair_trees_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray]
 
 
 def similarity_metrics(train: dict[str, np.ndarray], test: dict[str, np.ndarray], groups: np.ndarray) -> dict[str, float]:
-    """Rotation and zoom: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` (the :func:`pair_inputs`
+    """Rotation and zoom: ``r2_{r,embeddings}_to_reference_{rotation,zoom}`` (the :func:`frame_motion`
     ``similarity`` as the reference; the two-number flow cannot express them, so it is no baseline here)
     and ``reference_{rotation,zoom}_std`` on the test pairs (degrees; log zoom), which say whether the
     footage turns or zooms at all: where it does not, the R² are of noise. Also ``reference_{dx,dy}_std``,

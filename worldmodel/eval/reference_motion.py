@@ -37,7 +37,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.motion_baselines import pair_inputs, pair_trees_metrics, per_axis_metrics, similarity_metrics, to_grey
+from worldmodel.eval.motion_baselines import frame_motion, pair_trees_metrics, per_axis_metrics, similarity_metrics, to_grey
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.tasks import task_for
@@ -116,7 +116,10 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
         camera_motion = dataset.store.action.get("sum_of") == "camera_motion"
         pairs = evenly_spaced(dataset, max_pairs)
         sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
-        sets[split] |= pair_inputs(model, pairs)  # [f(x), f(x⁺)] and the global flow, for the baselines
+        sets[split] |= frame_motion(pairs)  # the global flow and similarity, for the baselines
+        # the pair baselines read what r is inferred from: f(x) and the posterior's f(x⁺) (the EMA target's
+        # under the authors' recipe)
+        sets[split]["embeddings"] = np.concatenate([sets[split]["embedding"], sets[split]["embedding_next"]], axis=1)
     train, test = sets["train"], sets["test"]
     probe = fit_ridge_probe(train["r"], train["reference"], train["video"])
     metrics = {"r2_r_to_reference_motion": probe.r2(test["r"], test["reference"]),
