@@ -153,6 +153,9 @@ class FramesTask(Task):
         if "action" in train:  # per action dimension, inverse dynamics, few labels, state columns
             with stage("latent-action metrics"):
                 store = datasets["train"].store
+                if "gt_state" in train:  # the state at the target's last frame: which changes r carries
+                    for split, readout in pairs.items():
+                        readout["gt_state_next"] = _next_truth(datasets[split], "state")
                 shared |= action_metrics(train, test, train["video"], store.meta.get("columns"),
                                          store.action.get("discrete", False))
         return metrics | shared, probes | action_probes

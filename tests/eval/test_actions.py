@@ -29,6 +29,19 @@ def test_each_action_dimension_is_scored_and_few_labels_nearly_suffice():
     assert m["r2_action_inverse_dynamics"] > 0.99
     assert m["few_label_ratio_10pct"] > 0.9 and m["r2_action_from_r_1pct"] < m["r2_action_from_r_10pct"] + 0.05
     assert min(m[f"r2_state_{c}"] for c in "xyz") > 0.99
+    assert "r2_state_change_from_r_x" not in m  # no state at the target: no change to score
+
+
+def test_r_is_scored_against_each_state_columns_change():
+    """The state's x changes by the action r sees (steer), y by the one it does not (gas), z not at all."""
+    rng = np.random.default_rng(2)
+    train, test = readouts(rng, 40, 0.1), readouts(rng, 10, 0.1)
+    for split in (train, test):
+        split["gt_state_next"] = split["gt_state"] + split["action"] @ np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    m = action_metrics(train, test, train["video"], {"state": ["x", "y", "z"]})
+    assert m["r2_state_change_from_r_x"] > 0.95
+    assert abs(m["r2_state_change_from_r_y"]) < 0.02
+    assert "r2_state_change_from_r_z" not in m  # z never changes: nothing to read, no R² of a constant
 
 
 def test_no_latent_gives_only_inverse_dynamics_and_unnamed_columns():

@@ -128,6 +128,9 @@ def test_sim_rollouts_report_sampled_actions_and_the_steering_split(sim_run):
     evaluated = json.loads((run / "eval.json").read_text())
     metrics = json.loads((run / "rollouts" / "metrics.json").read_text())
     assert read_meta(data)["columns"]["action"] == ["steer", "gas"]
+    # r against each state column's change over the pair: x moves with the steering; the step count
+    # always moves by 1, a constant change, so it has no R²
+    assert "r2_state_change_from_r_x" in evaluated and "r2_state_change_from_r_steps" not in evaluated
     true = heldout_pair_actions(data, evaluated["heldout"], context=2, gap=1, stride=2)
     for i, column in enumerate(("steer", "gas")):
         assert metrics[f"actions_true_mean_{column}"] == pytest.approx(true[:, i].mean(), abs=1e-6)

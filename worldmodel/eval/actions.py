@@ -10,7 +10,11 @@ videos (cross-validation folds grouped by video) and scored (R²) on the held-ou
   labelled train pairs (a seeded random subset), scored on the test videos, and its ratio to the
   probe fitted on all of them (few-label action decoding as LAPO reports it); the ratio is left out
   when the full probe has no skill (R² ≤ 0), where it would mean nothing;
-- ``r2_state_<column>``: f(x) → each column of the per-frame ``state`` array.
+- ``r2_state_<column>``: f(x) → each column of the per-frame ``state`` array;
+- ``r2_state_change_from_r_<column>``: r̄ → each state column's change from the context's last frame to
+  the target's last frame: which changes r carries, next to the action (a body's bob and pitch, a
+  camera's move, a joint's turn); columns that never change over a pair (a target fixed for the
+  episode) are left out.
 
 Discrete actions (meta.json ``action.discrete``: one-hot columns, e.g. Atari) are also scored as
 classes, a pair's class being its most applied action (the argmax of its summed one-hots), by
@@ -98,7 +102,8 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
                    columns: Mapping[str, Sequence[str]] | None = None, discrete: bool = False) -> dict[str, float]:
     """The metrics above from :func:`~worldmodel.eval.readouts.encode_pairs` readouts of the train and
     test splits: ``embedding`` (N, D), ``embedding_next`` (N, D), ``r`` (N, R), ``action`` (N, A) and,
-    when present, ``gt_state`` (N, S); ``groups`` (N_train,) the video of each train pair;
+    when present, ``gt_state`` (N, S) and ``gt_state_next`` (N, S), the state at the target's last
+    frame; ``groups`` (N_train,) the video of each train pair;
     ``columns`` {array name: column names} (the dataset's ``meta.json`` ``columns``); ``discrete``:
     the action columns are one-hot (adds :func:`discrete_action_metrics`)."""
     columns = columns or {}
@@ -120,6 +125,12 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])
         metrics |= _per_column("r2_state", state_names, test["gt_state"], state.predict(test["embedding"]))
+        if "gt_state_next" in train and train["r"].shape[1]:
+            moves = (train["gt_state_next"] - train["gt_state"]).std(0) > 1e-9  # columns that change over a pair
+            change = lambda split: (split["gt_state_next"] - split["gt_state"])[:, moves]
+            carried = fit_ridge_probe(train["r"], change(train), groups)
+            moved_names = [name for name, kept in zip(state_names, moves) if kept]
+            metrics |= _per_column("r2_state_change_from_r", moved_names, change(test), carried.predict(test["r"]))
     if discrete:
         metrics |= discrete_action_metrics(train, test, groups)
     return metrics
