@@ -31,7 +31,9 @@ Environments (``ENVS``; gymnasium, from ``pip install -e ".[sim]"``):
   ``--floor PHOTO`` lays one of camera-pan's bundled photographs on the floor instead of the chequer, as
   one 8.9 m tile centred under the start, so that the view (about 2.5 m across) never sees it repeat
   in an episode (the cheetah travels at most about 2.5 m in 64 frames): the chequer repeats every
-  1.33 m, so a frame shows the camera's position only up to that period.
+  1.33 m, so a frame shows the camera's position only up to that period. ``--camera-elevation DEG``
+  (default 30) raises the camera further; at 90 it looks straight down, the floor's move is a pure
+  translation and the cheetah's bob a zoom.
 - ``Breakout``: Atari Breakout (``ALE/Breakout-v5``, the ROM ships with ale-py), 4 emulator frames per
   step, sticky actions off (``repeat_action_probability=0``, or the recorded action would not be the one
   applied). The score rows are cropped: the 160 × 160 playfield (rows 36-195, paddle included) is
@@ -216,7 +218,8 @@ class HalfCheetah(_MuJoCo):
     so the floor fills a third of the view; here it sits 3 m from the centre of mass, 30 degrees above
     it, so that the chequered floor fills the frame and its move is the camera's (the centre of mass's)
     move. The camera's pose is the state's ``camera_x``, ``camera_z``. ``floor``: a photograph of
-    :data:`~data_prep.camera_pan.SCENES` laid on the floor instead of the chequer (see the module docstring)."""
+    :data:`~data_prep.camera_pan.SCENES` laid on the floor instead of the chequer (see the module docstring);
+    ``camera_elevation``: degrees above the centre of mass (default :attr:`CAMERA_ELEVATION`)."""
 
     JOINTS = ("bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
     action_columns = tuple(f"torque_{joint}" for joint in JOINTS)
@@ -229,7 +232,7 @@ class HalfCheetah(_MuJoCo):
                  'texrepeat="60 60"')
     FLOOR_TILES, FLOOR_PIXELS = 9, 512  # 9 tiles over the 80 m plane: one 8.9 m tile centred on the origin
 
-    def __init__(self, size: int, floor: str | None = None) -> None:
+    def __init__(self, size: int, floor: str | None = None, camera_elevation: float | None = None) -> None:
         gym = _gymnasium("HalfCheetah-v5")
         try:
             from gymnasium.envs.mujoco import mujoco_env
@@ -238,7 +241,10 @@ class HalfCheetah(_MuJoCo):
         xml = (Path(mujoco_env.__file__).parent / "assets" / "half_cheetah.xml").read_text()
         if self.CAMERA_XML not in xml:
             raise RuntimeError(f"HalfCheetah-v5's model has no camera {self.CAMERA_XML}: this gymnasium's model changed")
-        up, back = np.sin(np.radians(self.CAMERA_ELEVATION)), np.cos(np.radians(self.CAMERA_ELEVATION))
+        elevation = self.CAMERA_ELEVATION if camera_elevation is None else camera_elevation
+        if not 0 < elevation <= 90:
+            raise ValueError(f"camera elevation {elevation}: expected degrees in (0, 90]")
+        up, back = np.sin(np.radians(elevation)), np.cos(np.radians(elevation))
         d = self.CAMERA_DISTANCE
         xml = xml.replace(self.CAMERA_XML, f'pos="0 {-d * back:.4f} {d * up:.4f}" xyaxes="1 0 0 0 {up:.4f} {back:.4f}"')
         with tempfile.TemporaryDirectory() as folder:  # the model is read once, when the environment is made
@@ -353,14 +359,21 @@ def sample_action(rng: np.random.Generator, policy: str, low: np.ndarray, high: 
     raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
 
 
-_ENV_CACHE: dict[tuple[str, int, str | None], SimEnv] = {}
+ENV_OPTIONS = ("floor", "camera_elevation")  # HalfCheetah-v5's own options, recorded in the options when given
+_ENV_CACHE: dict[tuple, SimEnv] = {}
 
 
-def _cached_env(env: str, size: int, floor: str | None = None) -> SimEnv:
-    """One environment per (name, size, floor) and process: every episode resets it with its own seed."""
-    key = (env, size, floor)
+def _env_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {name: options[name] for name in ENV_OPTIONS if name in options}
+
+
+def _cached_env(env: str, size: int, env_options: dict[str, Any] | None = None) -> SimEnv:
+    """One environment per (name, size, environment options) and process: every episode resets it
+    with its own seed."""
+    env_options = env_options or {}
+    key = (env, size, *sorted(env_options.items()))
     if key not in _ENV_CACHE:
-        _ENV_CACHE[key] = env_factory(env)(size, floor=floor) if floor else env_factory(env)(size)
+        _ENV_CACHE[key] = env_factory(env)(size, **env_options)
     return _ENV_CACHE[key]
 
 
@@ -404,7 +417,7 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     row = {"id": f"{episode:05d}", "path": f"{options['env']}#{episode}", "frames": 0, "fps": 0.0,
            "height": options["size"], "width": options["size"]}
     try:
-        env = _cached_env(options["env"], options["size"], options.get("floor"))
+        env = _cached_env(options["env"], options["size"], _env_options(options))
         row["fps"] = env.fps
         frames, arrays = record_episode(env, episode, options)
         tmp = arrays_path.with_name(f".{arrays_path.name}.tmp-{os.getpid()}")
@@ -417,7 +430,7 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     except EpisodeEnded as err:
         row["status"] = f"failed: {err}"
     except Exception as err:  # a crashing simulator is counted, never fatal
-        _ENV_CACHE.pop((options["env"], options["size"], options.get("floor")), None)
+        _ENV_CACHE.pop((options["env"], options["size"], *sorted(_env_options(options).items())), None)
         row["status"] = f"failed: {type(err).__name__}: {err}".replace("\n", " ")
     write_json(row_path, row)
     return row
@@ -461,12 +474,13 @@ def generate_sim(
     workers: int = 1,
     overwrite: bool = False,
     floor: str | None = None,
+    camera_elevation: float | None = None,
 ) -> SimSummary:
     """Record (or finish recording) ``episodes`` episodes of ``env`` into the frame store ``out``.
 
     ``hold`` and ``policy`` default to the environment's (:data:`ENVS`; 1 and ``random-hold`` for
-    a ``module:Factory`` environment). ``floor`` (HalfCheetah-v5 only): the floor's photograph,
-    ``None`` for the model's chequer."""
+    a ``module:Factory`` environment). HalfCheetah-v5 only: ``floor``, the floor's photograph (``None``:
+    the model's chequer); ``camera_elevation``, the camera's elevation in degrees (``None``: 30)."""
     spec = ENVS.get(env)
     hold = hold if hold is not None else (spec.hold if spec else 1)
     policy = policy or (spec.policy if spec else "random-hold")
@@ -475,13 +489,13 @@ def generate_sim(
                          f"frames={frames}, size={size}, hold={hold}, workers={workers}")
     if policy not in POLICIES:
         raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
-    if floor is not None and env != "HalfCheetah-v5":
-        raise ValueError(f"floor '{floor}': only HalfCheetah-v5 has a floor to change, not {env}")
+    env_options = {name: value for name, value in (("floor", floor), ("camera_elevation", camera_elevation)) if value is not None}
+    if env_options and env != "HalfCheetah-v5":
+        raise ValueError(f"{', '.join(env_options)}: only HalfCheetah-v5 takes these options, not {env}")
     env_factory(env)
     out, parts = Path(out), Path(out) / "parts"
     options = {"env": env, "episodes": episodes, "frames": frames, "size": size, "hold": hold, "policy": policy, "seed": seed}
-    if floor is not None:  # absent otherwise, so stores recorded before the option resume unchanged
-        options["floor"] = floor
+    options |= env_options  # absent unless given, so stores recorded before these options resume unchanged
     if overwrite:
         _remove_store(out)
     _check_options(out, options)
@@ -489,7 +503,7 @@ def generate_sim(
         store = FrameStore(out)
         return SimSummary(ok=len(store.videos), reused=len(store.videos), frames=int(store.offsets[-1]),
                           failures=_failures(out))
-    probe = _cached_env(env, size, floor)  # fail early (a missing extra, a bad factory) before any worker starts
+    probe = _cached_env(env, size, env_options)  # fail early (a missing extra, a bad factory) before any worker starts
     columns = {"action": list(probe.action_columns), "state": list(probe.state_columns), "reward": ["reward"]}
     discrete = bool(getattr(probe, "discrete", False))
     if discrete and policy != "random-hold":
@@ -577,13 +591,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="delete an earlier store in OUT (and its parts) instead of resuming it")
     p.add_argument("--floor", choices=SCENES, default=None,
                    help="HalfCheetah-v5: a photograph as the floor instead of the repeating chequer (one 8.9 m tile)")
+    p.add_argument("--camera-elevation", type=float, default=None,
+                   help="HalfCheetah-v5: the camera's elevation above the centre of mass, degrees (default 30; 90: straight down)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     try:
         summary = generate_sim(args.out, args.env, args.episodes, args.frames, args.size, args.hold, args.policy,
-                               args.seed, args.workers, args.overwrite, args.floor)
+                               args.seed, args.workers, args.overwrite, args.floor, args.camera_elevation)
     except (SimExtraMissing, ValueError) as err:  # DatasetFolderError is a ValueError
         raise SystemExit(f"error: {err}") from None
     for episode, reason in summary.failures:

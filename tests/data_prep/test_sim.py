@@ -267,8 +267,16 @@ def test_a_photograph_as_the_cheetahs_floor_changes_the_picture_not_the_physics(
     assert saturation(chequer) < 30 < saturation(photo)  # grey squares against the astronaut's orange suit
     assert read_meta(tmp_path / "photo")["options"]["floor"] == "astronaut"
     assert "floor" not in read_meta(tmp_path / "chequer")["options"]  # stores recorded before the option resume
+    # the camera straight down: the same physics, another picture of it
+    generate_sim(tmp_path / "top", "HalfCheetah-v5", episodes=1, frames=12, size=32, floor="astronaut", camera_elevation=90)
+    assert np.array_equal(open_array(tmp_path / "top", "gt_state"), open_array(tmp_path / "photo", "gt_state"))
+    assert np.abs(FrameStore(tmp_path / "top").frames.astype(float) - photo).mean() > 20
+    assert read_meta(tmp_path / "top")["options"]["camera_elevation"] == 90
 
 
-def test_only_the_cheetah_takes_a_floor(tmp_path):
-    with pytest.raises(ValueError, match="only HalfCheetah-v5 has a floor"):
+def test_only_the_cheetah_takes_a_floor_and_a_camera_elevation(tmp_path):
+    with pytest.raises(ValueError, match="floor: only HalfCheetah-v5 takes these options, not CarRacing-v3"):
         generate_sim(tmp_path / "d", "CarRacing-v3", episodes=1, frames=4, size=8, floor="astronaut")
+    with pytest.raises(ValueError, match="camera_elevation: only HalfCheetah-v5"):
+        generate_sim(tmp_path / "d", "Breakout", episodes=1, frames=4, size=8, camera_elevation=90)
+    assert not (tmp_path / "d").exists()
