@@ -367,11 +367,15 @@ def _env_options(options: dict[str, Any]) -> dict[str, Any]:
     return {name: options[name] for name in ENV_OPTIONS if name in options}
 
 
+def _cache_key(env: str, size: int, env_options: dict[str, Any]) -> tuple:
+    return (env, size, *sorted(env_options.items()))
+
+
 def _cached_env(env: str, size: int, env_options: dict[str, Any] | None = None) -> SimEnv:
     """One environment per (name, size, environment options) and process: every episode resets it
     with its own seed."""
     env_options = env_options or {}
-    key = (env, size, *sorted(env_options.items()))
+    key = _cache_key(env, size, env_options)
     if key not in _ENV_CACHE:
         _ENV_CACHE[key] = env_factory(env)(size, **env_options)
     return _ENV_CACHE[key]
@@ -430,7 +434,7 @@ def prepare_episode(episode: int, parts: Path, options: dict[str, Any]) -> dict[
     except EpisodeEnded as err:
         row["status"] = f"failed: {err}"
     except Exception as err:  # a crashing simulator is counted, never fatal
-        _ENV_CACHE.pop((options["env"], options["size"], *sorted(_env_options(options).items())), None)
+        _ENV_CACHE.pop(_cache_key(options["env"], options["size"], _env_options(options)), None)
         row["status"] = f"failed: {type(err).__name__}: {err}".replace("\n", " ")
     write_json(row_path, row)
     return row

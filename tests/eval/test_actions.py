@@ -42,6 +42,9 @@ def test_r_is_scored_against_each_state_columns_change():
     assert m["r2_state_change_from_r_x"] > 0.95
     assert abs(m["r2_state_change_from_r_y"]) < 0.02
     assert "r2_state_change_from_r_z" not in m  # z never changes: nothing to read, no R² of a constant
+    for split in (train, test):
+        split["gt_state_next"] = split["gt_state"]  # a state that never changes over a pair: no change scores
+    assert not any(key.startswith("r2_state_change") for key in action_metrics(train, test, train["video"]))
 
 
 def test_no_latent_gives_only_inverse_dynamics_and_unnamed_columns():

@@ -125,8 +125,8 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])
         metrics |= _per_column("r2_state", state_names, test["gt_state"], state.predict(test["embedding"]))
-        if "gt_state_next" in train and train["r"].shape[1]:
-            moves = (train["gt_state_next"] - train["gt_state"]).std(0) > 1e-9  # columns that change over a pair
+        moves = (train["gt_state_next"] - train["gt_state"]).std(0) > 1e-9 if "gt_state_next" in train else []
+        if np.any(moves) and train["r"].shape[1]:  # columns that change over a pair
             change = lambda split: (split["gt_state_next"] - split["gt_state"])[:, moves]
             carried = fit_ridge_probe(train["r"], change(train), groups)
             moved_names = [name for name, kept in zip(state_names, moves) if kept]
