@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file
 from torch import nn
 
@@ -49,6 +50,10 @@ class FreezableBackbone(nn.Module):
         """``freeze``: the backbone gets no gradient and stays in eval mode."""
         self.freeze = freeze
         self.backbone.requires_grad_(not freeze).train(not freeze)
+
+    def backbone_grad(self) -> torch.autograd.grad_mode.set_grad_enabled:
+        """The context to run the backbone in: no gradient when frozen, else as around it."""
+        return torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze)
 
     def train(self, mode: bool = True) -> "FreezableBackbone":
         super().train(mode)

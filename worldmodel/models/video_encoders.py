@@ -132,7 +132,7 @@ class ConvEncoder(FreezableBackbone):
         self.set_freeze(freeze)
 
     def forward(self, clips: Tensor) -> Tensor:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+        with self.backbone_grad():
             if self.separate:
                 features = self.backbone(stack_frames(clips.flatten(0, 1))).reshape(len(clips), -1)  # frames (B·k, C, H, W)
             else:

@@ -55,6 +55,6 @@ class VideoResNetEncoder(FreezableBackbone):
     def forward(self, clips: Tensor) -> Tensor:
         x = as_clips(clips).transpose(1, 2)  # (B, C, k, H, W)
         x = (x.expand(-1, 3, -1, -1, -1) - self.mean) / self.std
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+        with self.backbone_grad():
             features = self.backbone(x)
         return self.head(features)

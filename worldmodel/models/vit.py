@@ -125,7 +125,7 @@ class TimmEncoder(FreezableBackbone):
         """(B, k, C, H, W) → (B, k·F) the backbone's pooled features of each frame, in time order."""
         x = as_clips(clips)
         images = (x.flatten(0, 1) - self.mean) / self.std
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+        with self.backbone_grad():
             return self.backbone(images).reshape(len(x), -1)
 
     def forward(self, clips: Tensor) -> Tensor:
