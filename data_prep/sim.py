@@ -493,7 +493,7 @@ def generate_sim(
                          f"frames={frames}, size={size}, hold={hold}, workers={workers}")
     if policy not in POLICIES:
         raise ValueError(f"policy '{policy}': expected one of {POLICIES}")
-    env_options = {name: value for name, value in (("floor", floor), ("camera_elevation", camera_elevation)) if value is not None}
+    env_options = {name: value for name, value in zip(ENV_OPTIONS, (floor, camera_elevation)) if value is not None}
     if env_options and env != "HalfCheetah-v5":
         raise ValueError(f"{', '.join(env_options)}: only HalfCheetah-v5 takes these options, not {env}")
     env_factory(env)
