@@ -126,5 +126,14 @@ def test_motion_diagnosis_names_the_step_that_loses_each_axis():
                              "or a lower --fps in data_prep videos) give r larger moves to read"), lines[0]
     assert lines[1] == "dy: r tracks it (R² 0.85)"
     assert "moves only" not in motion_diagnosis(small | {"reference_dx_std": 1.6, "reference_dy_std": 1.2})[0]
+    # a camera that never moves along dy (straight down on the cheetah): its spread is the phase correlation's
+    # own noise, no verdict and no hint; a larger move along dx raises that floor with it
+    still = reference_scores(r={"dx": 0.88, "dy": 0.19}, embeddings={"dy": 0.24}, flow=(0.97, 0.39))
+    lines = motion_diagnosis(still | {"reference_dx_std": 2.1, "reference_dy_std": 0.05})
+    assert lines[1] == ("dy: the camera hardly moves along it (0.05 px a pair (std), under the phase correlation's "
+                        "own noise of 0.21 px), so its R² are of noise: no verdict"), lines[1]
+    assert motion_diagnosis(still | {"reference_dx_std": 0.5, "reference_dy_std": 0.05})[1].endswith("own noise of 0.10 px), "
+                                                                                                     "so its R² are of noise: no verdict")
+    assert motion_diagnosis(still | {"reference_dx_std": 2.1, "reference_dy_std": 0.3})[1].startswith("dy: missed")
     # eval.json without reference motion: no lines
     assert motion_diagnosis({"r2_position": 0.9}) == []

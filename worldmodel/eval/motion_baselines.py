@@ -151,8 +151,19 @@ TRACKS = 0.8  # R² at which r counts as tracking an axis of the reference motio
 MOVES = {"rotation": 1.0, "zoom": 0.03}  # std a pair (degrees; log zoom) below which the footage hardly turns / zooms:
 # on pure pans at 32 px, which neither turn nor zoom, the similarity fit's own noise is 0.42° and 0.015
 HOLDS, DROPS = 0.5, 0.1  # the pair's embeddings read an axis at R² ≥ HOLDS and ≥ DROPS above r: the latent drops it
+SHIFT_NOISE = 0.1  # px a pair: phase correlation's own spread on an axis the camera never moves along (x-only pans
+SHIFT_NOISE_SHARE = 0.1  # over photographs at 32 / 64 px: 0.04–0.06 px for moves ≤ 1 px, up to 0.11 px (6 %) for moves of 1.7 px
+# std along the other axis); a dx / dy spread under max(SHIFT_NOISE, SHIFT_NOISE_SHARE × the other's) is that noise
 SMALL_MOVE = 1.0  # pixels a pair (std) under which a missed dx / dy gets the hint to take pairs further apart: on
 # HalfCheetah footage at 32 px r reads dx at 0.20 / 0.27 / 0.63 with moves of 0.15 / 0.58 / 1.6 px (data.gap 1 / 4 / 12)
+
+
+def shift_noise(metrics: dict, axis: str) -> float:
+    """The spread (px a pair) of dx or dy that phase correlation reports on footage that never moves along
+    ``axis``: ``SHIFT_NOISE``, or ``SHIFT_NOISE_SHARE`` of the other axis' ``reference_<axis>_std`` when
+    that is larger (a large move along one axis spreads the estimate along the other)."""
+    other = AXES[1 - AXES.index(axis)]
+    return max(SHIFT_NOISE, SHIFT_NOISE_SHARE * metrics.get(f"reference_{other}_std", 0.0))
 
 
 def motion_diagnosis(metrics: dict) -> list[str]:
@@ -161,7 +172,8 @@ def motion_diagnosis(metrics: dict) -> list[str]:
     ``active_dims`` entries of ``metrics`` (eval.json's), in this order:
 
     - r reads the axis at R² ≥ ``TRACKS``: it tracks it;
-    - the footage hardly turns or zooms (std below ``MOVES``): no verdict, the R² are of noise;
+    - the footage hardly turns or zooms (std below ``MOVES``), or hardly moves along dx / dy (std below
+      :func:`shift_noise`, the phase correlation's own noise): no verdict, the R² are of noise;
     - r is not in use (no active dimension): the latent collapsed;
     - the pair's embeddings read it at R² ≥ ``HOLDS``, ≥ ``DROPS`` above r: the latent drops what the encoder holds;
     - only trees on the pair (``r2_embeddings_trees_to_reference_<axis>``) read it so: the encoder holds it,
@@ -191,6 +203,9 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         elif std is not None and std < MOVES[axis]:
             lines.append(f"{axis}: the footage hardly {moves} (std {std:.3g} a pair), "
                          f"so its R² are of noise: no verdict")
+        elif step is not None and step < shift_noise(metrics, axis):
+            lines.append(f"{axis}: the camera hardly moves along it ({step:.2f} px a pair (std), under the phase "
+                         f"correlation's own noise of {shift_noise(metrics, axis):.2f} px), so its R² are of noise: no verdict")
         elif metrics.get("active_dims", 1) == 0:
             lines.append(f"{axis}: missed ({read}): r is not in use, the latent collapsed")
         elif embeddings >= HOLDS and embeddings - r >= DROPS:
@@ -206,7 +221,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         else:
             lines.append(f"{axis}: missed ({read}): nothing reads it, the flow included; the reference is not a "
                          f"global translation of this footage, so the miss cannot be told from unpredictability")
-        if step is not None and step < SMALL_MOVE and r < TRACKS:
+        if step is not None and step < SMALL_MOVE and lines[-1].startswith(f"{axis}: missed"):
             lines[-1] += (f"; the camera moves only {step:.2f} px a pair (std): pairs further apart (a larger data.gap, "
                           f"or a lower --fps in data_prep videos) give r larger moves to read")
     return lines
