@@ -116,6 +116,9 @@ class ObjectiveConfig:
     embedding_weight: float = 0.0  # λ of the embedding-space prediction error (any objective; keeps rollouts decodable)
     variance_weight: float = 0.0  # λ of VICReg's variance + covariance terms on f (any objective; keeps f from collapsing)
     coordinate_fit_weight: float = 0.0  # κ of the per-coordinate prediction error of t(sg f(x), r) (f(x) detached: trains r and the predictor; a gradient on narrow axes)
+    augment_weight: float = 0.0  # α of SimCLR on two augmented views of each context clip (objectives/augment.py; clips only; 0: not computed)
+    augment_crop: float = 0.6  # the augment term's smallest crop, as a share of the frame's area
+    augment_temperature: float = 0.5  # the augment term's NT-Xent temperature
     logit_clamp: float = 0.0  # infonce family: > 0 clamps the logits to ±this before the softmax (the authors' code: 20)
 
 

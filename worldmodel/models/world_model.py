@@ -8,7 +8,7 @@
                          target's view of x⁺ without gradient, as in the authors' BYOL code)
     ŷ = t(f(x), r)       prediction of g(x⁺)
     L = L_ssl(ŷ, g(x⁺)) + β · reg(r) + aux + λ · E(ŷ, g(x⁺)) [+ μ · (V + C)(f(x), f(x⁺))]
-          [+ κ · E_coord(t(sg f(x), r), g(x⁺))]
+          [+ κ · E_coord(t(sg f(x), r), g(x⁺))] [+ α · NT-Xent(h(f(a₁(x))), h(f(a₂(x))))]
 
 E is the embedding-space prediction error (:mod:`worldmodel.objectives.prediction_error`), λ =
 ``objective.embedding_weight`` (0 by default; E is logged either way as ``embedding_error``); V + C
@@ -16,7 +16,10 @@ VICReg's variance and covariance terms on the batch's online embeddings (:mod:`w
 variance`), μ = ``objective.variance_weight`` (0 by default: not computed). E_coord is E per
 coordinate, each against its own spread, of a prediction from the detached f(x): it trains r and the
 predictor, and reaches the encoder only through what the posterior reads; κ =
-``objective.coordinate_fit_weight`` (0 by default: not computed).
+``objective.coordinate_fit_weight`` (0 by default: not computed). The last term is SimCLR on two random
+augmentations a₁, a₂ of each context clip through a projection head h
+(:mod:`worldmodel.objectives.augment`), α = ``objective.augment_weight`` (0 by default: not computed):
+it makes the encoder keep what tells clips apart, a body's pose, besides what predicts x⁺.
 
 With ``symmetric`` both directions (x→x⁺ and x⁺→x) are stacked, as in the paper.
 
@@ -52,6 +55,7 @@ from worldmodel.models.encoders import build_encoder
 from worldmodel.models.latents import build_latent
 from worldmodel.models.predictors import build_predictor
 from worldmodel.objectives import build_objective
+from worldmodel.objectives.augment import AugmentContrast
 from worldmodel.objectives.centre import centre_norm, residual_norm
 from worldmodel.objectives.prediction_error import coordinate_prediction_error, embedding_prediction_error
 from worldmodel.objectives.variance import variance_covariance
@@ -84,8 +88,16 @@ class WorldModel(nn.Module):
         self.embedding_weight = cfg.objective.embedding_weight
         self.variance_weight = cfg.objective.variance_weight
         self.coordinate_fit_weight = cfg.objective.coordinate_fit_weight
+        self.augment_weight = cfg.objective.augment_weight
         self.encoder = build_encoder(cfg.model.encoder, in_shape)
         dim = self.encoder.out_dim
+        self.augment_contrast = None
+        if self.augment_weight:
+            if len(in_shape) != 4:
+                raise ValueError(f"objective.augment_weight augments clips (k, C, H, W); this data's items are {tuple(in_shape)}: "
+                                 f"set objective.augment_weight=0")
+            self.augment_contrast = AugmentContrast(dim, tuple(in_shape[-2:]), cfg.objective.augment_crop,
+                                                    cfg.objective.augment_temperature)
         self.latent = build_latent(cfg.model.latent, dim)
         self.predictor = build_predictor(cfg.model.predictor, dim, self.latent.dim, self.encoder.token_shape)
         self.objective = build_objective(dim, cfg.objective)
@@ -157,6 +169,10 @@ class WorldModel(nn.Module):
             coordinate_fit = coordinate_prediction_error(fits, aims)
             loss = loss + self.coordinate_fit_weight * coordinate_fit
             terms["coordinate_fit"] = coordinate_fit.detach()
+        if self.augment_contrast is not None:
+            augment_term = self.augment_contrast(self.encoder, context)
+            loss = loss + self.augment_weight * augment_term
+            terms["augment_term"] = augment_term.detach()
         out = {"loss": loss, "ssl": ssl, "reg": reg, "aux": aux, "embedding_error": embedding_error.detach()} | terms
         for key in samples[0].stats:
             out[key] = torch.stack([s.stats[key] for s in samples]).mean()
