@@ -9,8 +9,8 @@ import torch
 
 from data_prep.camera_pan import load_scenes
 from data_prep.render import bilinear_crop
-from worldmodel.eval.motion_baselines import SHIFT_NOISE, SHIFT_NOISE_SHARE
-from worldmodel.eval.reference_motion import pair_reference_motion, phase_correlation_motion
+from worldmodel.eval.motion_baselines import SHIFT_NOISE, SHIFT_NOISE_SHARE, frame_motion
+from worldmodel.eval.reference_motion import phase_correlation_motion
 
 SHIFTS = np.array([(0.0, 0.0), (3.0, 0.0), (0.0, -2.0), (2.5, -1.25), (-3.7, 1.9), (1.2, 3.4)])  # (dx, dy) px
 
@@ -58,7 +58,20 @@ def test_integer_shifts_are_exact():
     np.testing.assert_allclose(phase_correlation_motion(before, after), shifts, atol=0.051)
 
 
-def test_pair_reference_reads_the_last_context_and_target_frames():
+class OneBatch:
+    """A frame-pair dataset of one collated batch (``__getitems__``, as :class:`~worldmodel.data.batched.BatchedDataset`)."""
+
+    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch["context"])
+
+    def __getitems__(self, rows: list[int]) -> dict[str, torch.Tensor]:
+        return {key: value[rows] for key, value in self.batch.items()}
+
+
+def test_frame_motion_reads_the_last_context_and_target_frames():
     """Clips (B, k, C, H, W): the motion is measured from the last context frame to the last
     target frame, on the grey mean of RGB frames."""
     before, after = views(SHIFTS[2:4])
@@ -66,7 +79,9 @@ def test_pair_reference_reads_the_last_context_and_target_frames():
     context, target = np.stack([noise, before], axis=1), np.stack([noise, after], axis=1)
     batch = {end: torch.from_numpy(np.repeat(clip[:, :, None], 3, axis=2)) for end, clip in
              (("context", context), ("target", target))}
-    np.testing.assert_allclose(pair_reference_motion(batch), SHIFTS[2:4], atol=0.31)
+    motion = frame_motion(OneBatch(batch), phase_correlation_motion, batch_size=1)
+    np.testing.assert_allclose(motion["reference"], SHIFTS[2:4], atol=0.31)
+    np.testing.assert_allclose(motion["flow"], -SHIFTS[2:4], atol=0.5)  # the flow is the content's move, −(dx, dy)
 
 
 def test_mismatched_frames_are_refused():

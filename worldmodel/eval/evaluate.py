@@ -83,7 +83,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     data_cfg = dataclasses.replace(cfg.data, path=str(data), generator=None, generator_args={}) if data else cfg.data
     task = task_for(data_cfg)
     if reference_motion:
-        check_reference_motion(model, data_cfg)
+        check_reference_motion(model, data_cfg, reference_motion)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     with stage("total"), threadpool_limits(cfg.train.threads or None), (contextlib.nullcontext() if fast else reference_solvers()):

@@ -22,6 +22,8 @@ rotation and zoom of a global similarity fitted by the same Lucas–Kanade (:fun
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -94,15 +96,18 @@ def global_flow(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return global_motion(before, after, "translation")
 
 
-def frame_motion(dataset, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """For every pair of a frame-pair dataset: ``flow`` (N, 2), the :func:`global_flow` from the last
-    context frame to the last target frame, and ``similarity`` (N, 2), the rotation (degrees) and log
-    zoom of the :func:`global_motion` similarity between the same frames (the reference for rotation
-    and zoom). The pair baselines' [f(x), f(x⁺)] (``embeddings``) are the posterior's inputs, which
-    :func:`~worldmodel.eval.readouts.encode_pairs` returns."""
-    parts: dict[str, list[np.ndarray]] = {"flow": [], "similarity": []}
+def frame_motion(dataset, reference: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                 batch_size: int = 256) -> dict[str, np.ndarray]:
+    """For every pair of a frame-pair dataset, from its last context frame to its last target frame
+    (grey, (B, H, W)), in one pass over the pairs: ``reference`` (N, 2), the camera's (dx, dy) by the
+    ``reference`` estimator (phase correlation in eval); ``flow`` (N, 2), the :func:`global_flow`; and
+    ``similarity`` (N, 2), the rotation (degrees) and log zoom of the :func:`global_motion` similarity
+    (the reference for rotation and zoom). The pair baselines' [f(x), f(x⁺)] (``embeddings``) are the
+    posterior's inputs, which :func:`~worldmodel.eval.readouts.encode_pairs` returns."""
+    parts: dict[str, list[np.ndarray]] = {"reference": [], "flow": [], "similarity": []}
     for batch in in_order_batches(dataset, batch_size):
-        before, after = to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1])  # (B, H, W) last frames
+        before, after = to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1])
+        parts["reference"].append(reference(before, after))
         parts["flow"].append(global_flow(before, after))
         rotation, zoom = global_motion(before, after, "similarity")[:, 2:].T
         parts["similarity"].append(np.stack([np.degrees(rotation), zoom], axis=1))

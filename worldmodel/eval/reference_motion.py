@@ -33,16 +33,14 @@ import numpy as np
 from skimage.filters import sobel, window
 from skimage.registration import phase_cross_correlation
 from sklearn.metrics import r2_score
-from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from worldmodel.data import build_dataset, in_order_batches
-from worldmodel.eval.motion_baselines import frame_motion, pair_trees_metrics, per_axis_metrics, similarity_metrics, to_grey
+from worldmodel.data import build_dataset
+from worldmodel.eval.motion_baselines import frame_motion, pair_trees_metrics, per_axis_metrics, similarity_metrics
 from worldmodel.eval.probes import fit_ridge_probe
 from worldmodel.eval.readouts import encode_pairs
 from worldmodel.tasks import task_for
 
-METHODS = ("phase",)
 MAX_PAIRS = 4000  # pairs per split used by the metrics, evenly spaced over the split
 
 
@@ -74,12 +72,7 @@ def phase_correlation_motion(before: np.ndarray, after: np.ndarray, upsample_fac
     return motion
 
 
-def pair_reference_motion(batch: dict[str, Tensor], method: str = "phase") -> np.ndarray:
-    """(B, 2) reference camera displacement between the last context and last target frames
-    of a :class:`~worldmodel.data.frames.FramePairs` batch (``context``/``target`` (B, k, C, H, W))."""
-    if method not in METHODS:
-        raise ValueError(f"reference motion method {method!r}; expected one of {list(METHODS)}")
-    return phase_correlation_motion(to_grey(batch["context"][:, -1]), to_grey(batch["target"][:, -1]))
+METHODS = {"phase": phase_correlation_motion}  # --reference-motion METHOD → its (dx, dy) estimator
 
 
 def evenly_spaced(dataset: Dataset, max_pairs: int) -> Subset:
@@ -88,13 +81,10 @@ def evenly_spaced(dataset: Dataset, max_pairs: int) -> Subset:
     return Subset(dataset, chosen.tolist())
 
 
-def dataset_reference_motion(dataset: Dataset, method: str = "phase", batch_size: int = 256) -> np.ndarray:
-    """(N, 2) reference camera displacement of every pair of a frame-pair dataset."""
-    return np.concatenate([pair_reference_motion(batch, method) for batch in in_order_batches(dataset, batch_size)])
-
-
-def check_reference_motion(model, data_cfg) -> None:
+def check_reference_motion(model, data_cfg, method: str = "phase") -> None:
     """Raise ValueError, before any work, when the run cannot be probed against reference motion."""
+    if method not in METHODS:
+        raise ValueError(f"reference motion method {method!r}; expected one of {list(METHODS)}")
     if not task_for(data_cfg).reference_motion:
         raise ValueError(f"--reference-motion needs a run on frames (data.kind 'frames', e.g. a folder from "
                          f"`data_prep videos`); this run's data.kind is {data_cfg.kind!r}")
@@ -109,14 +99,13 @@ def reference_motion_metrics(model, data_cfg, out_dir: str | Path, method: str =
 
     data_cfg: the DataConfig to read (kind ``frames``); up to ``max_pairs`` pairs per split are used.
     """
-    check_reference_motion(model, data_cfg)
+    check_reference_motion(model, data_cfg, method)
     sets = {}
     for split in ("train", "test"):
         dataset = build_dataset(data_cfg, split)
         camera_motion = dataset.store.action.get("sum_of") == "camera_motion"
         pairs = evenly_spaced(dataset, max_pairs)
-        sets[split] = encode_pairs(model, pairs) | {"reference": dataset_reference_motion(pairs, method)}
-        sets[split] |= frame_motion(pairs)  # the global flow and similarity, for the baselines
+        sets[split] = encode_pairs(model, pairs) | frame_motion(pairs, METHODS[method])  # the reference and baselines
         # the pair baselines read what r is inferred from: f(x) and the posterior's f(x⁺) (the EMA target's
         # under the authors' recipe)
         sets[split]["embeddings"] = np.concatenate([sets[split]["embedding"], sets[split]["embedding_next"]], axis=1)
