@@ -4,6 +4,7 @@ import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from steps import losses_over_steps
 
 from worldmodel.config import ConfigError, EncoderConfig, load_config
 from worldmodel.models import WorldModel
@@ -58,14 +59,7 @@ def test_vit_tokens_feed_the_token_predictor_with_r_and_a_fixed_batch_is_fitted(
     assert model.predictor.r_token.in_features == 2
     clips = random_clips(b=32, k=1, h=16, w=16)
     batch = {"context": clips, "target": clips.roll(4, dims=-1)}
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(40):
-        out = model(batch, beta=0.01)
-        optimizer.zero_grad()
-        out["loss"].backward()
-        optimizer.step()
-        losses.append(out["ssl"].item())
+    losses = losses_over_steps(model, batch, 40, "ssl", beta=0.01)
     assert losses[-1] < 0.5 * losses[0]
 
 

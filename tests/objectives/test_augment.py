@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from data_prep.mmnist import generate_mmnist
+from steps import losses_over_steps
 from worldmodel.config import load_config
 from worldmodel.models.world_model import WorldModel
 from worldmodel.objectives.augment import ClipAugment, nt_xent
@@ -60,15 +61,7 @@ def test_world_model_adds_alpha_times_the_augment_term_and_it_reaches_the_encode
 
 def test_training_with_the_augment_term_lowers_it(tmp_path):
     model, batch = _digits_model(tmp_path, "objective.augment_weight=1")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    torch.manual_seed(0)
-    losses = []
-    for _ in range(40):
-        out = model(batch, beta=1.0)
-        optimizer.zero_grad()
-        out["loss"].backward()
-        optimizer.step()
-        losses.append(out["augment_term"].item())
+    losses = losses_over_steps(model, batch, 40, "augment_term")
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
 
 
