@@ -55,7 +55,8 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float) -> Tensor:
 
 
 class AugmentContrast(nn.Module):
-    """The term: NT-Xent of a projection head's outputs on two :class:`ClipAugment` views of each clip.
+    """The term: NT-Xent of a projection head's outputs on two :class:`ClipAugment` views of each clip;
+    the negatives are the other clips of the batch this process sees (not gathered across processes).
 
     Args:
         dim: D, the encoder's embedding size.
