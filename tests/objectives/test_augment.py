@@ -1,6 +1,9 @@
 """The augment term (SimCLR on two views of a clip): its loss is SimCLR's formula, a clip's frames get one
 view, and in a world model it adds α times itself to the loss and trains the encoder."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,3 +72,8 @@ def test_the_augment_term_on_data_that_are_not_clips_is_one_line():
     cfg = load_config("configs/numerical/adassl_v.yaml", ["objective.augment_weight=1"])
     with pytest.raises(ValueError, match="objective.augment_weight augments clips"):
         WorldModel(cfg, (6,))
+
+
+def test_the_augment_module_imports_first_in_a_fresh_interpreter():
+    """objectives must not import models (models import objectives): a cycle shows only when this module comes first."""
+    subprocess.run([sys.executable, "-c", "import worldmodel.objectives.augment"], check=True)

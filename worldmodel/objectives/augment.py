@@ -21,7 +21,6 @@ import kornia.augmentation as K
 import torch
 from torch import Tensor, nn
 
-from worldmodel.models.encoders import mlp
 from worldmodel.objectives.infonce import info_nce
 from worldmodel.objectives.similarity import pairwise_similarity
 
@@ -67,7 +66,7 @@ class AugmentContrast(nn.Module):
 
     def __init__(self, dim: int, frame_size: tuple[int, int], crop_scale: float = 0.6, temperature: float = 0.5) -> None:
         super().__init__()
-        self.head = mlp(dim, 256, 64, depth=2)
+        self.head = nn.Sequential(nn.Linear(dim, 256), nn.LeakyReLU(), nn.Linear(256, 64))  # SimCLR's projection head
         self.augment = ClipAugment(frame_size, scale=(crop_scale, 1.0))
         self.temperature = temperature
 
