@@ -54,7 +54,24 @@ def test_no_latent_gives_only_inverse_dynamics_and_unnamed_columns():
         split["r"] = split["r"][:, :0]
         del split["gt_state"]
     m = action_metrics(train, test, train["video"])
-    assert set(m) == {"r2_action_inverse_dynamics", "r2_action_inverse_dynamics_dim0", "r2_action_inverse_dynamics_dim1"}
+    assert set(m) == {"r2_action_inverse_dynamics", "r2_action_inverse_dynamics_dim0", "r2_action_inverse_dynamics_dim1",
+                      "r2_action_inverse_dynamics_1pct", "r2_action_inverse_dynamics_10pct",
+                      "few_label_ratio_inverse_dynamics_1pct", "few_label_ratio_inverse_dynamics_10pct"}
+
+
+def test_the_pairs_own_few_label_ratio_falls_when_it_holds_the_action_weakly_over_many_directions():
+    """The reference for r's few-label ratio: the same fit on the pair. Held plainly in 6 coordinates the
+    action survives 10 % of the labels; held weakly, spread over 48 noisy coordinates, it does not."""
+    rng = np.random.default_rng(3)
+    plain = [readouts(rng, videos, 0.1) for videos in (40, 10)]
+    m = action_metrics(plain[0], plain[1], plain[0]["video"])
+    assert m["few_label_ratio_inverse_dynamics_10pct"] > 0.95
+    spread = rng.normal(size=(2, 48)) * 0.15
+    for split in plain:
+        split["embedding_next"] = rng.normal(size=(len(split["action"]), 48)) + split["action"] @ spread
+        split["embedding"] = rng.normal(size=(len(split["action"]), 48))
+    m = action_metrics(plain[0], plain[1], plain[0]["video"])
+    assert 0.05 < m["r2_action_inverse_dynamics"] < 0.6 and m["few_label_ratio_inverse_dynamics_10pct"] < 0.8, m
 
 
 def class_readouts(rng: np.random.Generator, videos: int, r_informative: bool) -> dict[str, np.ndarray]:

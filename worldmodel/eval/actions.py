@@ -10,6 +10,9 @@ videos (cross-validation folds grouped by video) and scored (R²) on the held-ou
   labelled train pairs (a seeded random subset), scored on the test videos, and its ratio to the
   probe fitted on all of them (few-label action decoding as LAPO reports it); the ratio is left out
   when the full probe has no skill (R² ≤ 0), where it would mean nothing;
+- ``r2_action_inverse_dynamics_<p>pct`` and ``few_label_ratio_inverse_dynamics_<p>pct``: the same for the
+  inverse-dynamics probe, the reference for r's ratio: an action that r's input, the pair, holds weakly
+  and spread over many directions loses more to a probe fitted on few labels, whatever reads it;
 - ``r2_state_<column>``: f(x) → each column of the per-frame ``state`` array;
 - ``r2_state_change_from_r_<column>``: r̄ → each state column's change from the context's last frame to
   the target's last frame: which changes r carries, next to the action (a body's bob and pitch, a
@@ -65,6 +68,20 @@ def _fit_subset(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, f
     return fit_ridge_probe(features[rows], targets[rows], subset_groups)
 
 
+def _few_label(name: str, features: np.ndarray, features_test: np.ndarray, action: np.ndarray,
+               action_test: np.ndarray, groups: np.ndarray, full_r2: float) -> dict[str, float]:
+    """``r2_action_<name>_<p>pct``: the ridge probe features (N, F) → action (N, A) fitted on p % of the
+    train pairs (:func:`_subset`), scored on the test pairs; ``few_label_ratio[_inverse_dynamics]_<p>pct``
+    its ratio to ``full_r2``, the probe fitted on all of them (left out when that is ≤ 0)."""
+    metrics = {}
+    for fraction in FEW_LABEL_FRACTIONS:
+        tag = f"{fraction * 100:g}pct"
+        few = metrics[f"r2_action_{name}_{tag}"] = _fit_subset(features, action, groups, fraction).r2(features_test, action_test)
+        if full_r2 > 0:
+            metrics[f"few_label_ratio{'' if name == 'from_r' else '_' + name}_{tag}"] = few / full_r2
+    return metrics
+
+
 def _pair(split: Mapping[str, np.ndarray]) -> np.ndarray:
     """(N, 2D) [f(x), f(x⁺)]: the inverse-dynamics probe's input."""
     return np.concatenate([split["embedding"], split["embedding_next"]], axis=1)
@@ -111,16 +128,13 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
     inverse = fit_ridge_probe(_pair(train), action, groups)
     metrics = {"r2_action_inverse_dynamics": inverse.r2(_pair(test), test["action"])}
     metrics |= _per_column("r2_action_inverse_dynamics", names, test["action"], inverse.predict(_pair(test)))
+    metrics |= _few_label("inverse_dynamics", _pair(train), _pair(test), action, test["action"], groups,
+                          metrics["r2_action_inverse_dynamics"])
     if train["r"].shape[1]:
         full = fit_ridge_probe(train["r"], action, groups)
         metrics |= _per_column("r2_action_from_r", names, test["action"], full.predict(test["r"]))
-        full_r2 = full.r2(test["r"], test["action"])
-        for fraction in FEW_LABEL_FRACTIONS:
-            tag = f"{fraction * 100:g}pct"
-            few = _fit_subset(train["r"], action, groups, fraction).r2(test["r"], test["action"])
-            metrics[f"r2_action_from_r_{tag}"] = few
-            if full_r2 > 0:
-                metrics[f"few_label_ratio_{tag}"] = few / full_r2
+        metrics |= _few_label("from_r", train["r"], test["r"], action, test["action"], groups,
+                              full.r2(test["r"], test["action"]))
     if "gt_state" in train:
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])
