@@ -7,9 +7,8 @@ import pytest
 import skimage.data
 import torch
 
-from data_prep.camera_pan import load_scenes
 from data_prep.render import bilinear_crop
-from worldmodel.eval.motion_baselines import SHIFT_NOISE, SHIFT_NOISE_SHARE, frame_motion
+from worldmodel.eval.motion_baselines import frame_motion
 from worldmodel.eval.reference_motion import phase_correlation_motion
 
 SHIFTS = np.array([(0.0, 0.0), (3.0, 0.0), (0.0, -2.0), (2.5, -1.25), (-3.7, 1.9), (1.2, 3.4)])  # (dx, dy) px
@@ -32,26 +31,6 @@ def test_phase_correlation_recovers_known_sub_pixel_shifts():
     estimate = phase_correlation_motion(before, after)
     np.testing.assert_allclose(estimate, SHIFTS, atol=0.31)
     assert np.abs(estimate - SHIFTS).mean() < 0.15
-
-
-@pytest.mark.parametrize("largest", [0.25, 3.0])
-def test_an_axis_the_camera_never_moves_along_reads_under_the_shift_noise_floor(largest):
-    """x-only pans (dy = 0 exactly) over the bundled photographs at 32 px, moves up to ``largest`` px: the
-    dy that phase correlation reports spreads less than motion_diagnosis's floor for "hardly moves", while
-    the dx it reads is close to the true one, and a 0.14 px spread of real moves (up to 0.25 px) stays above
-    that floor."""
-    rng = np.random.default_rng(0)
-    scenes, before, after, dx = load_scenes(128), [], [], rng.uniform(-largest, largest, 280)
-    for i, move in enumerate(dx):
-        scene = scenes[i % len(scenes)]
-        left, top = rng.uniform(8, np.array(scene.shape[1::-1]) - 40)
-        before.append(np.round(bilinear_crop(scene, top, left, 32, 32).mean(-1)))
-        after.append(np.round(bilinear_crop(scene, top, left + move, 32, 32).mean(-1)))
-    estimate = phase_correlation_motion(np.array(before), np.array(after))
-    floor = max(SHIFT_NOISE, SHIFT_NOISE_SHARE * estimate[:, 0].std())
-    assert estimate[:, 1].std() < floor
-    assert np.corrcoef(estimate[:, 0], dx)[0, 1] > 0.9
-    assert estimate[:, 0].std() > floor
 
 
 def test_integer_shifts_are_exact():

@@ -156,9 +156,10 @@ TRACKS = 0.8  # R² at which r counts as tracking an axis of the reference motio
 MOVES = {"rotation": 1.0, "zoom": 0.03}  # std a pair (degrees; log zoom) below which the footage hardly turns / zooms:
 # on pure pans at 32 px, which neither turn nor zoom, the similarity fit's own noise is 0.42° and 0.015
 HOLDS, DROPS = 0.5, 0.1  # the pair's embeddings read an axis at R² ≥ HOLDS and ≥ DROPS above r: the latent drops it
-SHIFT_NOISE = 0.1  # px a pair: phase correlation's own spread on an axis the camera never moves along (x-only pans
-SHIFT_NOISE_SHARE = 0.1  # over photographs at 32 / 64 px: 0.04–0.06 px for moves ≤ 1 px, up to 0.11 px (6 %) for moves of 1.7 px
-# std along the other axis); a dx / dy spread under max(SHIFT_NOISE, SHIFT_NOISE_SHARE × the other's) is that noise
+SHIFT_NOISE = 0.1  # px a pair: phase correlation's own spread on an axis the camera never moves along (pans along x only
+SHIFT_NOISE_SHARE = 0.1  # over photographs at 32 / 64 px, experiments/shift_noise.py: 0.03–0.08 px for moves ≤ 1 px, up to
+# 0.13 px (7.5 % of the other axis' 1.7 px spread) for moves ≤ 3 px); a dx / dy spread under max(SHIFT_NOISE,
+# SHIFT_NOISE_SHARE × the other's) is that noise
 SMALL_MOVE = 1.0  # pixels a pair (std) under which a missed dx / dy gets the hint to take pairs further apart: on
 # HalfCheetah footage at 32 px r reads dx at 0.20 / 0.27 / 0.63 with moves of 0.15 / 0.58 / 1.6 px (data.gap 1 / 4 / 12)
 
