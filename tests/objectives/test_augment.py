@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from data_prep.mmnist import generate_mmnist
 from steps import losses_over_steps
 from worldmodel.config import load_config
+from worldmodel.data import build_dataset
 from worldmodel.models.world_model import WorldModel
 from worldmodel.objectives.augment import ClipAugment, nt_xent
 
@@ -41,7 +42,6 @@ def _digits_model(tmp_path, *overrides: str):
     data = generate_mmnist(tmp_path / "data", videos=8, frames=8, size=32, digit_size=12)
     cfg = load_config("configs/mmnist/adassl_v.yaml", [f"data.path={data}", "data.generator=null", "model.encoder.width=8",
                                                         "model.encoder.out_dim=32", *overrides])
-    from worldmodel.data import build_dataset
     batch = build_dataset(cfg.data, "train").__getitems__(list(range(16)))
     return WorldModel(cfg, tuple(batch["context"].shape[1:])), batch
 

@@ -68,17 +68,17 @@ def _fit_subset(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, f
     return fit_ridge_probe(features[rows], targets[rows], subset_groups)
 
 
-def _few_label(name: str, features: np.ndarray, features_test: np.ndarray, action: np.ndarray,
+def _few_label(r2_key: str, ratio_key: str, features: np.ndarray, features_test: np.ndarray, action: np.ndarray,
                action_test: np.ndarray, groups: np.ndarray, full_r2: float) -> dict[str, float]:
-    """``r2_action_<name>_<p>pct``: the ridge probe features (N, F) → action (N, A) fitted on p % of the
-    train pairs (:func:`_subset`), scored on the test pairs; ``few_label_ratio[_inverse_dynamics]_<p>pct``
-    its ratio to ``full_r2``, the probe fitted on all of them (left out when that is ≤ 0)."""
+    """``<r2_key>_<p>pct``: the ridge probe features (N, F) → action (N, A) fitted on p % of the train
+    pairs (:func:`_subset`), scored on the test pairs; ``<ratio_key>_<p>pct`` its ratio to ``full_r2``,
+    the probe fitted on all of them (left out when that is ≤ 0)."""
     metrics = {}
     for fraction in FEW_LABEL_FRACTIONS:
         tag = f"{fraction * 100:g}pct"
-        few = metrics[f"r2_action_{name}_{tag}"] = _fit_subset(features, action, groups, fraction).r2(features_test, action_test)
+        few = metrics[f"{r2_key}_{tag}"] = _fit_subset(features, action, groups, fraction).r2(features_test, action_test)
         if full_r2 > 0:
-            metrics[f"few_label_ratio{'' if name == 'from_r' else '_' + name}_{tag}"] = few / full_r2
+            metrics[f"{ratio_key}_{tag}"] = few / full_r2
     return metrics
 
 
@@ -128,13 +128,13 @@ def action_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarra
     inverse = fit_ridge_probe(_pair(train), action, groups)
     metrics = {"r2_action_inverse_dynamics": inverse.r2(_pair(test), test["action"])}
     metrics |= _per_column("r2_action_inverse_dynamics", names, test["action"], inverse.predict(_pair(test)))
-    metrics |= _few_label("inverse_dynamics", _pair(train), _pair(test), action, test["action"], groups,
-                          metrics["r2_action_inverse_dynamics"])
+    metrics |= _few_label("r2_action_inverse_dynamics", "few_label_ratio_inverse_dynamics", _pair(train), _pair(test),
+                          action, test["action"], groups, metrics["r2_action_inverse_dynamics"])
     if train["r"].shape[1]:
         full = fit_ridge_probe(train["r"], action, groups)
         metrics |= _per_column("r2_action_from_r", names, test["action"], full.predict(test["r"]))
-        metrics |= _few_label("from_r", train["r"], test["r"], action, test["action"], groups,
-                              full.r2(test["r"], test["action"]))
+        metrics |= _few_label("r2_action_from_r", "few_label_ratio", train["r"], test["r"], action, test["action"],
+                              groups, full.r2(test["r"], test["action"]))
     if "gt_state" in train:
         state = fit_ridge_probe(train["embedding"], train["gt_state"], groups)
         state_names = _names(columns.get("state"), train["gt_state"].shape[1])

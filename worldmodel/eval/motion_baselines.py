@@ -201,6 +201,7 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         flow, std = metrics.get(f"r2_flow_to_reference_{axis}"), metrics.get(f"reference_{axis}_std")
         step = std if axis in AXES else None  # a translation's spread says how far, not whether, it moves
         std = None if axis in AXES else std
+        noise = shift_noise(metrics, axis) if axis in AXES else None
         trees = metrics.get(f"r2_embeddings_trees_to_reference_{axis}")
         read = f"r {r:.2f}, the pair's embeddings {embeddings:.2f}" + (f", the global flow {flow:.2f}" if flow is not None else "")
         moves = {"rotation": "turns", "zoom": "zooms"}.get(axis)
@@ -209,9 +210,9 @@ def motion_diagnosis(metrics: dict) -> list[str]:
         elif std is not None and std < MOVES[axis]:
             lines.append(f"{axis}: the footage hardly {moves} (std {std:.3g} a pair), "
                          f"so its R² are of noise: no verdict")
-        elif step is not None and step < shift_noise(metrics, axis):
+        elif step is not None and step < noise:
             lines.append(f"{axis}: the camera hardly moves along it ({step:.2f} px a pair (std), under the phase "
-                         f"correlation's own noise of {shift_noise(metrics, axis):.2f} px), so its R² are of noise: no verdict")
+                         f"correlation's own noise of {noise:.2f} px), so its R² are of noise: no verdict")
         elif metrics.get("active_dims", 1) == 0:
             lines.append(f"{axis}: missed ({read}): r is not in use, the latent collapsed")
         elif embeddings >= HOLDS and embeddings - r >= DROPS:
