@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from worldmodel.data.frames import FramePairs
+from worldmodel.data.pixels import unit_float
 
 
 @dataclass
@@ -50,7 +51,7 @@ class DecoderData:
         """The decoder's arguments for the samples ``index``: (embeddings,) or (embeddings, previous, frame in [0, 1])."""
         if self.previous is None:
             return (self.inputs[index],)
-        return self.inputs[index], self.previous[index], self.frames[self.context[index]].float() / 255
+        return self.inputs[index], self.previous[index], unit_float(self.frames[self.context[index]])
 
     def __len__(self) -> int:
         return len(self.inputs)

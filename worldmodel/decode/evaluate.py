@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from worldmodel.data import build_dataset
+from worldmodel.data.pixels import unit_float
 from worldmodel.decode.data import encode_clips, frames_at, future_frames, mean_frame
 from worldmodel.decode.fit import frame_run
 from worldmodel.decode.model import FrameDecoder
@@ -40,8 +41,8 @@ def heldout_scores(model, decoder: FrameDecoder, test, background: torch.Tensor,
     first = test.first[pairs]
     last = first + test.gap + test.context - 1
     decoded = decoder.decode(encode_clips(model, test, first + test.gap), encode_clips(model, test, first),
-                             frames_at(test, first + test.context - 1).float() / 255)
-    truth = frames_at(test, last).float() / 255
+                             unit_float(frames_at(test, first + test.context - 1)))
+    truth = unit_float(frames_at(test, last))
     out = scores("heldout", decoded, truth) | scores("heldout_mean_frame", background.expand_as(truth), truth)
     position = test.store.ground_truth.get("position")
     if position is not None and np.prod(position.shape[1:]) == 2:
@@ -56,7 +57,7 @@ def one_step_scores(model, decoder: FrameDecoder, batch: dict, background: torch
                     has_prior: bool) -> dict[str, float]:
     """Decoded one-step predictions of a batch of test pairs vs the targets' last frames, and the baselines."""
     fx, fx_pos = model.encode(batch["context"]), model.encode(batch["target"])
-    truth, last = batch["target"][:, -1].float() / 255, batch["context"][:, -1].float() / 255
+    truth, last = unit_float(batch["target"][:, -1]), unit_float(batch["context"][:, -1])
     r = model.latent.posterior_mean(fx, fx_pos, batch.get("action"))
     out = scores("one_step_posterior", decoder.decode(model.predictor(fx, r), fx, last), truth)
     if has_prior:
@@ -76,7 +77,7 @@ def rollout_scores(model, decoder: FrameDecoder, test, background: torch.Tensor,
     """Decoded rollouts (N prior samples and the prior mean) from the test pairs ``index`` vs the true frames."""
     first = test.first[index]
     fx = encode_clips(model, test, first)
-    truth = future_frames(test, first, horizon).float() / 255
+    truth = unit_float(future_frames(test, first, horizon))
     decoded = decoder.decode_future(sample_futures(model, fx, horizon, samples), truth[:, 0])
     return future_scores(decoded, decoder.decode_future(mean_future(model, fx, horizon), truth[:, 0]), truth, background)
 

@@ -28,6 +28,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from worldmodel.data import build_dataset
+from worldmodel.data.pixels import unit_float
 from worldmodel.decode.data import DecoderData, decoder_data
 from worldmodel.decode.model import DecoderConfig, FrameDecoder
 from worldmodel.decode.store import DecoderError, decoder_dir, has_decoder, save_decoder
@@ -92,15 +93,15 @@ def rollout_step(decoder: FrameDecoder, data: DecoderData, chain: Tensor, depth:
     1 … depth−1 (no gradient through those) → (decoded, true frames), each (b, C, H, W) in [0, 1]."""
     path, rows = data.chains[chain, : depth + 1], data.chain_frame[chain]
     if not decoder.reads_context:
-        return decoder(path[:, depth]), data.frames[rows[:, depth]].float() / 255
-    previous = decoder.decode_future(path[:, :depth], data.frames[rows[:, 0]].float() / 255)[:, -1]
-    return decoder(path[:, depth], path[:, depth - 1], previous), data.frames[rows[:, depth]].float() / 255
+        return decoder(path[:, depth]), unit_float(data.frames[rows[:, depth]])
+    previous = decoder.decode_future(path[:, :depth], unit_float(data.frames[rows[:, 0]]))[:, -1]
+    return decoder(path[:, depth], path[:, depth - 1], previous), unit_float(data.frames[rows[:, depth]])
 
 
 def decoder_loss(decoder: FrameDecoder, data: DecoderData, fit: FitConfig, step: int) -> Tensor:
     """Mean squared (+ ``l1_weight`` · absolute) pixel error of a step's batch (:func:`draw_batch`) against its frames."""
     index, chain, depth = draw_batch(data, fit, step)
-    decoded, truth = decoder(*data.decoder_inputs(index)), data.frames[data.frame[index]].float() / 255
+    decoded, truth = decoder(*data.decoder_inputs(index)), unit_float(data.frames[data.frame[index]])
     if len(chain):
         rolled, rolled_truth = rollout_step(decoder, data, chain, depth)
         decoded, truth = torch.cat([decoded, rolled]), torch.cat([truth, rolled_truth])

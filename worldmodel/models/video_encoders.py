@@ -27,13 +27,14 @@ from kornia.geometry.subpix import spatial_soft_argmax2d
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
+from worldmodel.data.pixels import unit_float
 from worldmodel.models.backbones import FreezableBackbone, load_backbone_weights
 
 
 def stack_frames(clips: Tensor) -> Tensor:
     """(B, k, C, H, W) or (B, C, H, W) → (B, k·C, H, W) float; uint8 is scaled to [0, 1]."""
     images = clips.reshape(clips.shape[0], -1, *clips.shape[-2:])
-    return images.float().div_(255) if images.dtype == torch.uint8 else images.float()
+    return unit_float(images)
 
 
 def embedding_head(in_dim: int, out_dim: int, projector_hidden: int) -> nn.Module:

@@ -24,6 +24,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from worldmodel.data.pixels import unit_float
 from worldmodel.models.backbones import FreezableBackbone, load_backbone_weights
 from worldmodel.models.video_encoders import embedding_head
 
@@ -34,7 +35,7 @@ SIZES = {"tiny": (192, 12, 3), "small": (384, 12, 6)}
 def as_clips(x: Tensor) -> Tensor:
     """(B, k, C, H, W) or (B, C, H, W) → (B, k, C, H, W) float; uint8 is scaled to [0, 1]."""
     clips = x if x.ndim == 5 else x.unsqueeze(1)
-    return clips.float().div(255) if clips.dtype == torch.uint8 else clips.float()
+    return unit_float(clips)
 
 
 def clip_shape(in_shape: tuple[int, ...]) -> tuple[int, int, int, int]:

@@ -21,6 +21,7 @@ import kornia.augmentation as K
 import torch
 from torch import Tensor, nn
 
+from worldmodel.data.pixels import unit_float
 from worldmodel.objectives.infonce import info_nce
 from worldmodel.objectives.similarity import pairwise_similarity
 
@@ -38,7 +39,7 @@ class ClipAugment(nn.Module):
 
     def forward(self, clips: Tensor) -> Tensor:
         b, t, c, h, w = clips.shape
-        x = clips.float().div(255) if clips.dtype == torch.uint8 else clips.float()
+        x = unit_float(clips)
         x = self.crop(x.reshape(b, t * c, h, w)).reshape(b, t, c, h, w)
         draw = lambda spread, *shape: 1 + spread * (2 * torch.rand(b, *shape, device=x.device) - 1)  # noqa: E731
         mean = x.mean((1, 2, 3, 4), keepdim=True)

@@ -29,6 +29,8 @@ import torch
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
+from worldmodel.data.pixels import unit_float
+
 GAP_PX = 2  # blank pixels between tiles
 SHEET_SAMPLES = 3
 SHEET_COLUMNS = 4
@@ -197,7 +199,7 @@ def render_run(run_dir: str | Path, cfg, dataset, video: np.ndarray, start: np.n
     from worldmodel.decode.store import load_decoder
 
     decoder = load_decoder(run_dir)
-    truth = future_frames(dataset, dataset.store.offsets[video] + start, paths.shape[2] - 1).float() / 255
+    truth = unit_float(future_frames(dataset, dataset.store.offsets[video] + start, paths.shape[2] - 1))
     samples, prior_mean = decoder.decode_future(paths, truth[:, 0]), decoder.decode_future(deterministic, truth[:, 0])
     metrics = future_scores(samples, prior_mean, truth, mean_frame(build_dataset(cfg.data, "train")))
     titles = [f"video {v}, context frame {s}" if dataset.context == 1 else f"video {v}, context frames {s}-{s + dataset.context - 1}"
