@@ -4,13 +4,16 @@
                                        [--methods byol adassl_v infonce] [--seeds 0] [key=value ...]
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep --report   # no runs: table and plot
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep_walls --walls --points 0.1 1.0 0.5:2
+    python experiments/mmnist_sweep.py --out runs/mmnist_sweep_scale3 --walls --accel-scale 3 --points 0.5
 
 A point ``P[:K]`` is the ``mmnist`` generator with ``accel_prob`` P and ``wrap`` (a torus: no wall
 bounces, so the velocity changes only by acceleration events; ``--walls``: the generator's walls
 instead), and clips of K frames (``data.context``; without K the config's 3). With K = 2 a clip
 shows one velocity, not the acceleration at its last frame: the event between context and target
-is then visible only in the pair. Point P's dataset is generated in
-``data/mmnist_sweep/accel_prob-P_wrap-True`` (``wrap-False`` with walls; shared by its K values),
+is then visible only in the pair. ``--accel-scale S`` sets the size of every event (the generator's
+``accel_scale``: a change of S·|v|·U(0.5, 1.5); its default 0.75 without it). Point P's dataset is generated in
+``data/mmnist_sweep/accel_prob-P_wrap-True`` (``wrap-False`` with walls, ``accel_scale-S`` inserted with
+``--accel-scale``; shared by its K values),
 its runs go to ``OUT/NAME/METHOD/seedS`` (``run_table.run_one``: train.py then eval.py; a finished
 run is reused, so an interrupted sweep continues where it stopped). Runs go seed by seed; within a
 seed the first two methods at every point in the order given, then each further method at every
@@ -20,7 +23,7 @@ Written: ``OUT/results.json`` (every finished run by point, and each point's exa
 ceiling: eval's acceleration probe fitted on the true positions of the clip's frames, as
 experiments/acceleration_ceiling.py does, over all clips and over those without an edge crossing
 or wall bounce), ``OUT/table.md`` and ``--img-dir/mmnist_sweep.png`` (``mmnist_sweep_walls.png``
-with ``--walls``): acceleration R² from f(x) per method and r̄ → action R² against the event
+with ``--walls``, ``_accel_scale-S`` added with ``--accel-scale``): acceleration R² from f(x) per method and r̄ → action R² against the event
 probability, K ≠ 3 points as separate markers. Extra ``key=value`` arguments go to every run.
 """
 
@@ -49,15 +52,18 @@ METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from
 @dataclass(frozen=True)
 class Point:
     """Event probability ``accel_prob``; ``context`` frames per clip (None: the config's); ``wrap``: on
-    a torus (else the digit bounces off the walls)."""
+    a torus (else the digit bounces off the walls); ``accel_scale``: the events' size (None: the
+    generator's default)."""
 
     accel_prob: float
     context: int | None = None
     wrap: bool = True
+    accel_scale: float | None = None
 
     @property
     def generator_args(self) -> dict:
-        return {"accel_prob": self.accel_prob, "wrap": self.wrap}
+        scale = {} if self.accel_scale is None else {"accel_scale": self.accel_scale}
+        return {"accel_prob": self.accel_prob, "wrap": self.wrap, **scale}
 
     @property
     def data_name(self) -> str:
@@ -176,6 +182,8 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     where = "on a torus (wrap, no walls)" if all(p["wrap"] for p in results.values()) else "with walls"
+    scales = sorted({p["accel_scale"] for p in results.values() if p["accel_scale"] is not None})
+    where += "".join(f", events of size {scale}·|v|" for scale in scales)
     fig.suptitle(f"Moving digits {where}: how much of the acceleration each method keeps")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,12 +194,15 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
 def report(out: Path, points: list[Point], methods: list[str], img_dir: Path) -> str:
     """Write results.json, table.md and the plot from the finished runs; return the table."""
     found = collect(out, [(p.name, p.generator_args) for p in points])
-    results = {p.name: {"accel_prob": p.accel_prob, "context": p.context, "wrap": p.wrap, "ceiling": ceiling(p),
+    results = {p.name: {"accel_prob": p.accel_prob, "context": p.context, "wrap": p.wrap, "accel_scale": p.accel_scale,
+                        "ceiling": ceiling(p),
                         "overrides": p.overrides(), "methods": found[p.name]["methods"]} for p in points}
     (out / "results.json").write_text(json.dumps({"points": results}, indent=2))
     text = table(results, methods)
     (out / "table.md").write_text(text + "\n")
-    plot(results, methods, img_dir / ("mmnist_sweep.png" if all(p.wrap for p in points) else "mmnist_sweep_walls.png"))
+    name = "mmnist_sweep" + ("" if all(p.wrap for p in points) else "_walls")
+    name += "".join(f"_accel_scale-{scale}" for scale in sorted({p.accel_scale for p in points if p.accel_scale is not None}))
+    plot(results, methods, img_dir / f"{name}.png")
     return text
 
 
@@ -203,6 +214,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=FAMILIES["mmnist"]["methods"], default=["byol", "adassl_v", "infonce"],
                         help="in running order (default: %(default)s)")
     parser.add_argument("--walls", action="store_true", help="the digits bounce off walls (the generator's default) instead of wrapping")
+    parser.add_argument("--accel-scale", type=float, default=None,
+                        help="size of every acceleration event, the generator's accel_scale (default: the generator's 0.75)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--img-dir", type=Path, default=Path("docs/img"))
     parser.add_argument("--report", action="store_true", help="no runs: write the table and plot of the finished ones")
@@ -210,6 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.walls:
         args.points = [replace(point, wrap=False) for point in args.points]
+    if args.accel_scale is not None:
+        args.points = [replace(point, accel_scale=args.accel_scale) for point in args.points]
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report:
         base = ["train.threads=1", *args.overrides]

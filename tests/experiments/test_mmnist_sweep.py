@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from worldmodel.config import load_config
@@ -27,6 +28,20 @@ def test_a_point_selects_its_torus_dataset_and_clip_length():
     for bad in ("x", "0.5:1", "1.5"):
         with pytest.raises(Exception, match=f"point '{bad}'"):
             sweep.parse_point(bad)
+
+
+def test_an_event_size_gets_its_own_dataset_whose_events_are_that_much_larger(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "DATA_ROOT", tmp_path)
+    small = sweep.Point(0.5, wrap=False)
+    large = sweep.Point(0.5, wrap=False, accel_scale=3.0)
+    assert large.name == "accel_prob-0.5_accel_scale-3.0_wrap-False" and small.name == "accel_prob-0.5_wrap-False"
+    sizes = []
+    for point in (small, large):
+        data = load_config("configs/mmnist/byol.yaml", [*point.overrides(), "data.generator_args.videos=20"]).data
+        acceleration = np.load(ensure_dataset(data) / "gt_acceleration.npy")
+        sizes.append(np.abs(acceleration[np.abs(acceleration) > 0]).mean())
+    assert data.generator_args["accel_scale"] == 3.0
+    assert 3.0 < sizes[1] / sizes[0] < 6.0  # 4x the draw, at speeds that the larger events also raise
 
 
 def test_jobs_run_the_first_two_methods_at_every_point_before_the_others():
