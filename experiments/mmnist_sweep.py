@@ -4,16 +4,16 @@
                                        [--methods byol adassl_v infonce] [--seeds 0] [key=value ...]
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep --report   # no runs: table and plot
     python experiments/mmnist_sweep.py --out runs/mmnist_sweep_walls --walls --points 0.1 1.0 0.5:2
-    python experiments/mmnist_sweep.py --out runs/mmnist_sweep_scale3 --walls --accel-scale 3 --points 0.5
+    python experiments/mmnist_sweep.py --out runs/mmnist_sweep_scale --walls --accel-scale 0.4 0.75 1.5 3 --points 0.5
 
 A point ``P[:K]`` is the ``mmnist`` generator with ``accel_prob`` P and ``wrap`` (a torus: no wall
 bounces, so the velocity changes only by acceleration events; ``--walls``: the generator's walls
 instead), and clips of K frames (``data.context``; without K the config's 3). With K = 2 a clip
 shows one velocity, not the acceleration at its last frame: the event between context and target
-is then visible only in the pair. ``--accel-scale S`` sets the size of every event (the generator's
-``accel_scale``: a change of S·|v|·U(0.5, 1.5); its default 0.75 without it). Point P's dataset is generated in
-``data/mmnist_sweep/accel_prob-P_wrap-True`` (``wrap-False`` with walls, ``accel_scale-S`` inserted with
-``--accel-scale``; shared by its K values),
+is then visible only in the pair. ``--accel-scale S ...`` sets the size of the events (the generator's
+``accel_scale``: a change of S·|v|·U(0.5, 1.5); its default 0.75 without it), each point at every S given.
+Point P's dataset is generated in ``data/mmnist_sweep/accel_prob-P_wrap-True`` (``wrap-False`` with walls,
+``accel_scale-S`` inserted for an S other than the generator's default; shared by its K values),
 its runs go to ``OUT/NAME/METHOD/seedS`` (``run_table.run_one``: train.py then eval.py; a finished
 run is reused, so an interrupted sweep continues where it stopped). Runs go seed by seed; within a
 seed the first two methods at every point in the order given, then each further method at every
@@ -23,13 +23,14 @@ Written: ``OUT/results.json`` (every finished run by point, and each point's exa
 ceiling: eval's acceleration probe fitted on the true positions of the clip's frames, as
 experiments/acceleration_ceiling.py does, over all clips and over those without an edge crossing
 or wall bounce), ``OUT/table.md`` and ``--img-dir/mmnist_sweep.png`` (``mmnist_sweep_walls.png``
-with ``--walls``, ``_accel_scale-S`` added with ``--accel-scale``): acceleration R² from f(x) per method and r̄ → action R² against the event
-probability, K ≠ 3 points as separate markers. Extra ``key=value`` arguments go to every run.
+with ``--walls``, ``_accel_scale`` added with ``--accel-scale``): acceleration R² from f(x) per method and r̄ → action R² against the event
+probability (against the events' size when the points differ only in it), K ≠ 3 points as separate markers. Extra ``key=value`` arguments go to every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,11 +42,12 @@ from numerical_sweep import collect, mean_std, point_name, point_overrides
 from run_table import FAMILIES, run_one
 
 from worldmodel.config import load_config
-from worldmodel.data import build_dataset, ensure_dataset, read_meta
+from worldmodel.data import build_dataset, ensure_dataset, load_generator, read_meta
 from worldmodel.eval.probes import fit_ridge_probe
 
 DATA_ROOT = Path("data/mmnist_sweep")
 CONFIG = "configs/mmnist/{}.yaml"
+DEFAULT_SCALE = inspect.signature(load_generator("mmnist")).parameters["accel_scale"].default
 METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from_embedding", "r2_action_inverse_dynamics"]
 
 
@@ -53,7 +55,7 @@ METRICS = ["r2_acceleration", "r2_velocity", "r2_action_from_r", "r2_action_from
 class Point:
     """Event probability ``accel_prob``; ``context`` frames per clip (None: the config's); ``wrap``: on
     a torus (else the digit bounces off the walls); ``accel_scale``: the events' size (None: the
-    generator's default)."""
+    generator's default, DEFAULT_SCALE)."""
 
     accel_prob: float
     context: int | None = None
@@ -163,10 +165,13 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
               (right, {"r2_action_from_r": ("-", "o", " from r̄"), "r2_action_inverse_dynamics": ("--", "^", " from [f(x), f(x⁺)]")},
                "R² of a linear probe → action", "the event between context and target"))
     contexts = "/".join(str(c) for c in sorted({p["context"] for p in results.values() if p["context"]}))
+    scale = lambda p: DEFAULT_SCALE if p["accel_scale"] is None else p["accel_scale"]  # noqa: E731
+    by_scale = len({scale(p) for p in results.values()}) > 1 and len({p["accel_prob"] for p in results.values()}) == 1
+    x_of = scale if by_scale else (lambda p: p["accel_prob"])
     for ax, keys, ylabel, title in panels:
         for (key, (line, marker, source)), (colour, method) in ((k, m) for k in keys.items() for m in enumerate(methods)):
             for short, style in ((False, dict(marker=marker, linestyle=line)), (True, dict(marker="s", linestyle="none", mfc="none", ms=8))):
-                pts = sorted((p["accel_prob"], stat(p["methods"].get(method, []), key)) for p in results.values()
+                pts = sorted((x_of(p), stat(p["methods"].get(method, []), key)) for p in results.values()
                              if (p["context"] is not None) == short)
                 pts = [(x, s) for x, s in pts if s is not None]
                 if pts:
@@ -175,15 +180,16 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
                                 [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
                                 capsize=3, color=f"C{colour}", label=label, **style)
         ax.set_title(title, fontsize=10)
-        ax.set_xlim(0, 1.05)
+        ax.set_xlim(0, max(x_of(p) for p in results.values()) * 1.05 if by_scale else 1.05)
         ax.set_ylim(-0.05, 1)
-        ax.set_xlabel("acceleration-event probability per frame (accel_prob)")
+        ax.set_xlabel("size of an acceleration event, in |v| (accel_scale)" if by_scale
+                      else "acceleration-event probability per frame (accel_prob)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     where = "on a torus (wrap, no walls)" if all(p["wrap"] for p in results.values()) else "with walls"
-    scales = sorted({p["accel_scale"] for p in results.values() if p["accel_scale"] is not None})
-    where += "".join(f", events of size {scale}·|v|" for scale in scales)
+    if not by_scale:
+        where += "".join(f", events of size {s}·|v|" for s in sorted({scale(p) for p in results.values()}) if s != DEFAULT_SCALE)
     fig.suptitle(f"Moving digits {where}: how much of the acceleration each method keeps")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +207,7 @@ def report(out: Path, points: list[Point], methods: list[str], img_dir: Path) ->
     text = table(results, methods)
     (out / "table.md").write_text(text + "\n")
     name = "mmnist_sweep" + ("" if all(p.wrap for p in points) else "_walls")
-    name += "".join(f"_accel_scale-{scale}" for scale in sorted({p.accel_scale for p in points if p.accel_scale is not None}))
+    name += "_accel_scale" if any(p.accel_scale is not None for p in points) else ""
     plot(results, methods, img_dir / f"{name}.png")
     return text
 
@@ -214,8 +220,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=FAMILIES["mmnist"]["methods"], default=["byol", "adassl_v", "infonce"],
                         help="in running order (default: %(default)s)")
     parser.add_argument("--walls", action="store_true", help="the digits bounce off walls (the generator's default) instead of wrapping")
-    parser.add_argument("--accel-scale", type=float, default=None,
-                        help="size of every acceleration event, the generator's accel_scale (default: the generator's 0.75)")
+    parser.add_argument("--accel-scale", type=float, nargs="+", default=None,
+                        help=f"sizes of the acceleration events, the generator's accel_scale; every point at each (default: {DEFAULT_SCALE})")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--img-dir", type=Path, default=Path("docs/img"))
     parser.add_argument("--report", action="store_true", help="no runs: write the table and plot of the finished ones")
@@ -223,8 +229,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.walls:
         args.points = [replace(point, wrap=False) for point in args.points]
-    if args.accel_scale is not None:
-        args.points = [replace(point, accel_scale=args.accel_scale) for point in args.points]
+    if args.accel_scale is not None:  # the generator's default keeps the default point's name and folder
+        args.points = [replace(point, accel_scale=None if scale == DEFAULT_SCALE else scale)
+                       for point in args.points for scale in args.accel_scale]
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report:
         base = ["train.threads=1", *args.overrides]

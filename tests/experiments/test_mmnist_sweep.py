@@ -42,6 +42,7 @@ def test_an_event_size_gets_its_own_dataset_whose_events_are_that_much_larger(tm
         sizes.append(np.abs(acceleration[np.abs(acceleration) > 0]).mean())
     assert data.generator_args["accel_scale"] == 3.0
     assert 3.0 < sizes[1] / sizes[0] < 6.0  # 4x the draw, at speeds that the larger events also raise
+    assert sweep.DEFAULT_SCALE == 0.75  # the generator's: a sweep's point at 0.75 is the default point
 
 
 def test_jobs_run_the_first_two_methods_at_every_point_before_the_others():
@@ -90,3 +91,13 @@ def test_report_aggregates_seeds_the_lead_and_writes_the_plot(tmp_path, monkeypa
     saved = json.loads((tmp_path / "results.json").read_text())["points"]
     assert saved[points[1].name]["context"] == 2 and len(saved[points[0].name]["methods"]["adassl_v"]) == 2
     assert (tmp_path / "img" / "mmnist_sweep.png").stat().st_size > 10_000
+
+
+def test_a_sweep_over_event_sizes_is_plotted_against_the_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "DATA_ROOT", tmp_path / "data")
+    points = [sweep.Point(0.5, wrap=False), sweep.Point(0.5, wrap=False, accel_scale=3.0)]
+    for point, acceleration in zip(points, (0.5, 0.8)):
+        _finish(tmp_path / point.name, "byol", 0, acceleration)
+    lines = sweep.report(tmp_path, points, ["byol"], tmp_path / "img").splitlines()
+    assert [line.split(" | ")[2] for line in lines[2:]] == ["0.500", "0.800"]
+    assert (tmp_path / "img" / "mmnist_sweep_walls_accel_scale.png").stat().st_size > 10_000
