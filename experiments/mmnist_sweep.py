@@ -152,8 +152,9 @@ def table(results: dict, methods: list[str]) -> str:
 
 
 def plot(results: dict, methods: list[str], path: Path) -> None:
-    """Left: acceleration R² from f(x) per method (mean ± std over seeds) against accel_prob; right:
-    action R² from r̄ (solid, the methods with r) and from [f(x), f(x⁺)] (dashed, triangles, every method).
+    """Left: acceleration R² from f(x) per method (mean ± std over seeds) and the exact-position ceiling; right:
+    action R² from r̄ (solid, the methods with r) and from [f(x), f(x⁺)] (dashed, triangles, every method);
+    against accel_prob, or against accel_scale when the points differ only in it.
     Points with a context other than the config's are drawn as separate open markers."""
     import matplotlib
     matplotlib.use("Agg")
@@ -179,6 +180,10 @@ def plot(results: dict, methods: list[str], path: Path) -> None:
                     ax.errorbar([x + 0.02 * short for x, _ in pts],  # short contexts beside the point they share x with
                                 [s[0] for _, s in pts], yerr=[s[1] for _, s in pts],
                                 capsize=3, color=f"C{colour}", label=label, **style)
+        if ax is left:
+            top = sorted((x_of(p), p["ceiling"]["all"]) for p in results.values() if p["ceiling"] and p["context"] is None)
+            if top:
+                ax.plot(*zip(*top), color="grey", linestyle=":", marker=".", label="exact positions, linear probe")
         ax.set_title(title, fontsize=10)
         ax.set_xlim(0, max(x_of(p) for p in results.values()) * 1.05 if by_scale else 1.05)
         ax.set_ylim(-0.05, 1)
