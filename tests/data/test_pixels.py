@@ -8,6 +8,7 @@ def test_uint8_frames_are_scaled_to_unit_range():
     out = unit_float(frames)
     assert out.dtype == torch.float32
     assert torch.equal(out.flatten(), torch.tensor([0.0, 0.2, 1.0]))
+    assert frames.dtype == torch.uint8 and frames.flatten().tolist() == [0, 51, 255]  # divided on a copy
 
 
 def test_float_frames_keep_their_values():
