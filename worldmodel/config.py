@@ -80,6 +80,7 @@ class LatentConfig:
     components: int = 4  # K, components of the Gaussian-mixture prior (mixture)
     codes: int = 16  # K, codebook size of the vector-quantised latent (vq); beta weights its commitment loss
     batch_norm: bool = False  # BatchNorm1d on the hidden layers of the posterior and prior MLPs
+    input_norm: bool = False  # sparse: the posterior and prior MLPs see each embedding coordinate standardised over the batch
     sigma_floor: float = 1e-4  # gaussian, mixture: σ = softplus(·) + this floor (the authors' code: 1e-6)
     logvar_clamp: float = 0.0  # gaussian, mixture: > 0 clamps log σ² of posterior and prior to ±this (the authors' code: 10)
     posterior_on_target: bool = False  # EMA objectives (byol): q(r | f(x), g(x⁺)) reads the EMA target's embedding of x⁺, without gradient

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal, kl_divergence
 
-from worldmodel.models.latents import (GaussianLatent, MixtureLatent, NoLatent, OracleLatent, SparseLatent, gaussian_kl,
-                                       gaussian_scale, gumbel_sigmoid, off_diagonal_correlation)
+from worldmodel.config import LatentConfig
+from worldmodel.models.latents import (GaussianLatent, MixtureLatent, NoLatent, OracleLatent, SparseLatent, build_latent,
+                                       gaussian_kl, gaussian_scale, gumbel_sigmoid, off_diagonal_correlation)
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -136,6 +137,20 @@ def test_sparse_posterior_mean_is_exactly_zero_where_the_mask_is_off():
     assert values[:, 0].std() > 1e-3 and (torch.sigmoid(logits[:, 0]) * values[:, 0]).abs().max() > 0
     r = lat.posterior_mean(fx, fxp)
     assert torch.equal(r[:, 0], torch.zeros(256)) and torch.equal(r[:, 1], values[:, 1])
+
+
+def test_sparse_input_norm_makes_the_mask_blind_to_an_axis_width():
+    """Narrowing one axis of f (both views) by 10× leaves the logits as they were with input_norm, not without."""
+    torch.manual_seed(0)
+    fx, fxp = torch.randn(256, 3), torch.randn(256, 3)
+    narrow = torch.tensor([1.0, 0.1, 1.0])
+    for input_norm, same in ((True, True), (False, False)):
+        lat = SparseLatent(emb_dim=3, dim=3, hidden=16, temperature=1.0, input_norm=input_norm)
+        wide_logits, _ = lat._posterior(fx, fxp)
+        narrow_logits, _ = lat._posterior(fx * narrow, fxp * narrow)
+        assert torch.allclose(wide_logits, narrow_logits, atol=1e-3) == same  # BatchNorm's eps: ~1e-4
+    with pytest.raises(ValueError, match="input_norm applies to the sparse latent"):
+        build_latent(LatentConfig(kind="gaussian", dim=2, input_norm=True), emb_dim=3)
 
 
 def test_sparse_prior_fit_does_not_reach_the_encoder():

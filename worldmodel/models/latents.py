@@ -166,9 +166,12 @@ class NoLatent(nn.Module):
         return self._empty(fx)
 
 
-def latent_mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool) -> nn.Sequential:
-    """The three-layer ReLU MLP of posterior and prior networks (BatchNorm on the hidden layers if asked)."""
-    return mlp(in_dim, hidden, out_dim, depth=3, act=nn.ReLU, batch_norm=batch_norm)
+def latent_mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool, input_norm: bool = False) -> nn.Sequential:
+    """The three-layer ReLU MLP of posterior and prior networks (BatchNorm on the hidden layers if asked);
+    with ``input_norm`` its input is first standardised per coordinate over the batch (BatchNorm without
+    scale or shift)."""
+    net = mlp(in_dim, hidden, out_dim, depth=3, act=nn.ReLU, batch_norm=batch_norm)
+    return nn.Sequential(nn.BatchNorm1d(in_dim, affine=False), *net) if input_norm else net
 
 
 class GaussianLatent(nn.Module):
@@ -312,6 +315,9 @@ class SparseLatent(nn.Module):
     steps), and the mask then stays on where its factor did not change. With ``l0_unsaturated`` the
     value is the same but the gradient is σ(l), that of softplus(l) = −log P(off): an always-on
     coordinate keeps being pushed off until only the pairs that need it hold it on.
+    With ``input_norm`` the posterior and prior networks see each embedding coordinate standardised over
+    the batch: a move along a narrow axis of f then reaches the mask logits as strongly as one along a
+    wide axis, where otherwise the logit of a narrow axis's coordinate barely follows its moves.
     With ``decorrelation`` λ > 0, ``aux`` also holds λ · :func:`off_diagonal_correlation` (r): two
     coordinates that code the same thing (both the y move, none the x move) are charged, so the L0
     term switches the duplicate off and a coordinate is left free for what r does not yet carry.
@@ -330,7 +336,8 @@ class SparseLatent(nn.Module):
     """
 
     def __init__(self, emb_dim: int, dim: int, hidden: int, temperature: float, value_noise: float = 0.0,
-                 batch_norm: bool = False, decorrelation: float = 0.0, l0_unsaturated: bool = False) -> None:
+                 batch_norm: bool = False, decorrelation: float = 0.0, l0_unsaturated: bool = False,
+                 input_norm: bool = False) -> None:
         super().__init__()
         if value_noise < 0:
             raise ValueError(f"model.latent.value_noise must be ≥ 0, got {value_noise}")
@@ -339,8 +346,8 @@ class SparseLatent(nn.Module):
         self.value_noise = value_noise
         self.decorrelation = decorrelation
         self.l0_unsaturated = l0_unsaturated
-        self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm)
-        self.prior = latent_mlp(emb_dim, hidden, 3 * dim, batch_norm)
+        self.posterior = latent_mlp(2 * emb_dim, hidden, 2 * dim, batch_norm, input_norm)
+        self.prior = latent_mlp(emb_dim, hidden, 3 * dim, batch_norm, input_norm)
 
     def _posterior(self, fx: Tensor, fx_pos: Tensor) -> tuple[Tensor, Tensor]:
         """Mask logits and values (B, R); with ``value_noise`` the values are tanh-bounded."""
@@ -535,6 +542,8 @@ class VQLatent(nn.Module):
 
 def build_latent(cfg, emb_dim: int) -> nn.Module:
     """Latent kind named by ``cfg.kind`` (a LatentConfig) for embeddings of size emb_dim."""
+    if cfg.input_norm and cfg.kind != "sparse":
+        raise ValueError(f"model.latent.input_norm applies to the sparse latent; model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "none":
         return NoLatent()
     if cfg.kind == "gaussian":
@@ -548,7 +557,7 @@ def build_latent(cfg, emb_dim: int) -> nn.Module:
                          f"model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
-                            cfg.decorrelation, cfg.l0_unsaturated)
+                            cfg.decorrelation, cfg.l0_unsaturated, cfg.input_norm)
     if cfg.kind == "oracle":
         return OracleLatent(cfg.dim)
     if cfg.kind == "vq":
