@@ -317,7 +317,8 @@ class SparseLatent(nn.Module):
     coordinate keeps being pushed off until only the pairs that need it hold it on.
     With ``input_norm`` the posterior and prior networks see each embedding coordinate standardised over
     the batch: a move along a narrow axis of f then reaches the mask logits as strongly as one along a
-    wide axis, where otherwise the logit of a narrow axis's coordinate barely follows its moves.
+    wide axis, where otherwise the logit of a narrow axis's coordinate barely follows its moves (it also
+    shows the mask the small moves of spare axes: docs/results/camera_pan.md).
     With ``decorrelation`` λ > 0, ``aux`` also holds λ · :func:`off_diagonal_correlation` (r): two
     coordinates that code the same thing (both the y move, none the x move) are charged, so the L0
     term switches the duplicate off and a coordinate is left free for what r does not yet carry.
