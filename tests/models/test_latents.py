@@ -149,8 +149,14 @@ def test_sparse_input_norm_makes_the_mask_blind_to_an_axis_width():
         wide_logits, _ = lat._posterior(fx, fxp)
         narrow_logits, _ = lat._posterior(fx * narrow, fxp * narrow)
         assert torch.allclose(wide_logits, narrow_logits, atol=1e-3) == same  # BatchNorm's eps: ~1e-4
-    with pytest.raises(ValueError, match="input_norm applies to the sparse latent"):
-        build_latent(LatentConfig(kind="gaussian", dim=2, input_norm=True), emb_dim=3)
+
+
+@pytest.mark.parametrize("kind, option", [("gaussian", {"input_norm": True}), ("sparse", {"free_bits": 0.5}),
+                                          ("vq", {"free_bits": 0.5})])
+def test_an_option_of_another_latent_kind_is_refused(kind, option):
+    with pytest.raises(ValueError, match=f"model.latent.{next(iter(option))} .* applies to .*; model.latent.kind is '{kind}'"):
+        build_latent(LatentConfig(kind=kind, dim=2, **option), emb_dim=3)
+    assert isinstance(build_latent(LatentConfig(kind="none", **option), emb_dim=3), NoLatent)  # no r: nothing to apply to
 
 
 def test_sparse_prior_fit_does_not_reach_the_encoder():

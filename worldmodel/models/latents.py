@@ -541,21 +541,25 @@ class VQLatent(nn.Module):
         return torch.softmax(self.prior(fx).float(), -1) @ self.codebook
 
 
+KIND_OPTIONS = {"free_bits": ("gaussian", "mixture"), "input_norm": ("sparse",)}
+"""Options of ``model.latent`` that only some kinds have: setting one for another latent is an error
+(kind ``none`` ignores every latent option, so ``model.latent.kind=none`` turns off r in any config)."""
+
+
 def build_latent(cfg, emb_dim: int) -> nn.Module:
     """Latent kind named by ``cfg.kind`` (a LatentConfig) for embeddings of size emb_dim."""
-    if cfg.input_norm and cfg.kind != "sparse":
-        raise ValueError(f"model.latent.input_norm applies to the sparse latent; model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "none":
         return NoLatent()
+    for key, kinds in KIND_OPTIONS.items():
+        if getattr(cfg, key) and cfg.kind not in kinds:
+            raise ValueError(f"model.latent.{key} ({getattr(cfg, key)}) applies to {' and '.join(kinds)} latents; "
+                             f"model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "gaussian":
         return GaussianLatent(emb_dim, cfg.dim, cfg.hidden, batch_norm=cfg.batch_norm, free_bits=cfg.free_bits,
                               sigma_floor=cfg.sigma_floor, logvar_clamp=cfg.logvar_clamp)
     if cfg.kind == "mixture":
         return MixtureLatent(emb_dim, cfg.dim, cfg.hidden, cfg.components, cfg.batch_norm, cfg.free_bits,
                              cfg.sigma_floor, cfg.logvar_clamp)
-    if cfg.free_bits > 0:
-        raise ValueError(f"model.latent.free_bits ({cfg.free_bits}) applies to the KL of gaussian and mixture latents; "
-                         f"model.latent.kind is {cfg.kind!r}")
     if cfg.kind == "sparse":
         return SparseLatent(emb_dim, cfg.dim, cfg.hidden, cfg.temperature, cfg.value_noise, cfg.batch_norm,
                             cfg.decorrelation, cfg.l0_unsaturated, cfg.input_norm)
