@@ -172,3 +172,8 @@ def test_the_shipped_configs_short_runs_stay_silent_and_use_r(numerical, tmp_pat
         assert healthy[-1]["kl"] > 1.0 and usage["kl_nats"] > 1.0
     else:  # sparse: every mask coordinate is on in some pairs
         assert min(healthy[-1][f"on_dim{j}"] for j in range(6)) > 0.05 and usage["l0"] > 2.0
+        assert len(usage["mask_open"]) == 6 and max(usage["mask_open"]) > 0.05
+        logits_bias = model.latent.posterior[-1].bias.data[:6]  # the posterior's first R outputs are the logits
+        logits_bias[0], logits_bias[1] = 100.0, -100.0  # coordinate 0 open in every pair, 1 in none
+        forced = latent_usage_metrics(model, cfg.data)["mask_open"]
+        assert forced[:2] == [1.0, 0.0] and forced[2:] == usage["mask_open"][2:]

@@ -3,7 +3,8 @@
 The same per-dimension statistics as the training log (:func:`~worldmodel.models.latents.usage_stats`),
 averaged over the test split, so that eval.json says whether r is in use at all before any probe
 of r is read: a probe of a collapsed r scores near zero because r is constant, not because the
-motion is unpredictable.
+motion is unpredictable. For a sparse r it also gives how often each mask coordinate is open: one
+open in every pair switches with nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, fl
     (sparse: expected number of mask coordinates on), ``active_dims`` (dimensions whose mean KL, or
     expected mask-on fraction, reaches :data:`ACTIVE_USAGE`) and ``r_spread`` (posterior mean minus prior mean,
     std over the pairs, in prior standard deviations; the largest over dimensions); for ``vq``,
-    ``code_perplexity`` (the batches' mean code perplexity). {} for a run without a learned latent
-    (``none``, ``oracle``)."""
+    ``code_perplexity`` (the batches' mean code perplexity); for ``sparse``, also ``mask_open``, per
+    coordinate the fraction of pairs whose posterior mask is open (logit > 0, as r̄ and the mask scores
+    use it). {} for a run without a learned latent (``none``, ``oracle``)."""
     if model.latent.dim == 0 or not hasattr(model.latent, "prior"):
         return {}
     sums: dict[str, float] = {}
@@ -37,7 +39,10 @@ def latent_usage_metrics(model, data_cfg, batch_size: int = 512) -> dict[str, fl
         return {"code_perplexity": means["perplexity"]}
     per_dim = [value for key, value in means.items() if key.startswith(("kl_dim", "on_dim"))]
     metrics = {"kl_nats": means["kl"]} if "kl" in means else {"l0": means["l0"]}
-    return metrics | {"active_dims": float(sum(v >= ACTIVE_USAGE for v in per_dim)), "r_spread": means["r_spread"]}
+    metrics |= {"active_dims": float(sum(v >= ACTIVE_USAGE for v in per_dim)), "r_spread": means["r_spread"]}
+    if opens := [value for key, value in means.items() if key.startswith("open_dim")]:
+        metrics["mask_open"] = [round(value, 4) for value in opens]
+    return metrics
 
 
 def unused_latent_warning(metrics: dict) -> str | None:

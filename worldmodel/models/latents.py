@@ -383,6 +383,7 @@ class SparseLatent(nn.Module):
         prior_var = p_on * (p_sigma**2 + p_mu**2) - (p_on * p_mu) ** 2
         shift = (logits > 0).to(values.dtype) * mean_values - p_on * p_mu  # posterior_mean − prior_mean
         stats |= usage_stats(prob.mean(0), "on", shift, prior_var.clamp_min(0).sqrt())
+        stats |= {f"open_dim{j}": value for j, value in enumerate((logits > 0).float().mean(0).detach())}
         if self.decorrelation > 0:
             aux = aux + self.decorrelation * redundancy
         return LatentSample(r, l0, aux, stats)
