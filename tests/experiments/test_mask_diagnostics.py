@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_prep.camera_events import generate_camera_events
 from worldmodel.config import load_config
 from worldmodel.data import build_dataset
 from worldmodel.eval.readouts import encode_pairs
@@ -19,9 +18,8 @@ from mask_diagnostics import pixel_motion, readouts  # noqa: E402
 
 
 def test_readouts_hold_still_where_no_factor_changed_and_move_where_one_did(tmp_path):
-    options = load_config("configs/camera_events/adassl_s.yaml").data.generator_args
-    data = generate_camera_events(tmp_path / "ev", pairs=200, **options)
-    cfg = load_config("configs/camera_events/adassl_s.yaml", [f"data.path={data}", "model.encoder.width=8"])
+    small = [f"data.path={tmp_path / 'ev'}", "data.generator_args.pairs=200", "model.encoder.width=8"]
+    cfg = load_config("configs/camera_events/adassl_s.yaml", small)  # build_dataset generates the 200 pairs
     dataset = build_dataset(cfg.data, "test")
     torch.manual_seed(0)
     model = WorldModel(cfg, tuple(dataset[0]["context"].shape)).eval()
